@@ -1,0 +1,628 @@
+//! The generic exporter machinery every exporter sits behind: a bounded sending
+//! queue drained by `num_consumers` workers, a per-attempt timeout and a retry
+//! policy (exponential backoff with jitter, honouring `Retry-After` / gRPC
+//! `RetryInfo`, permanent errors dropped and counted). Exporters only provide an
+//! [`ExportClient`]: a pure encoder and a sender.
+//!
+//! Upstream reference: `exporter/exporterhelper` of the OpenTelemetry Collector.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use thiserror::Error;
+use tokio::sync::{mpsc, Mutex, Notify};
+
+use crate::config::duration::GoDuration;
+use crate::otlp::Signal;
+use crate::pipeline::stage::{BoxFuture, DrainOutcome, ExportQueue};
+use crate::pipeline::Batch;
+use crate::telemetry::metrics::ExporterMetrics;
+
+/// `sending_queue` settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// Whether to queue at all. When false, the pipeline waits for each export.
+    pub enabled: bool,
+    /// Concurrent senders draining the queue.
+    pub num_consumers: usize,
+    /// Capacity, in requests (batches).
+    pub queue_size: usize,
+    /// Only `requests` is supported.
+    pub sizer: String,
+    /// Tern always waits for room (data in the pipeline has been acknowledged) and
+    /// turns a full queue into refusals at the receivers; accepted for compatibility.
+    pub block_on_overflow: bool,
+    /// Accepted for compatibility; see `block_on_overflow`.
+    pub wait_for_result: bool,
+    /// A storage extension ID for a persistent queue (not implemented yet).
+    pub storage: Option<String>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            enabled: true,
+            num_consumers: 10,
+            queue_size: 1000,
+            sizer: "requests".into(),
+            block_on_overflow: false,
+            wait_for_result: false,
+            storage: None,
+        }
+    }
+}
+
+impl QueueSettings {
+    /// Pure validation; returns (key, message) pairs.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errs = Vec::new();
+        if self.enabled && self.queue_size == 0 {
+            errs.push(("queue_size".into(), "`queue_size` must be positive".into()));
+        }
+        if self.enabled && self.num_consumers == 0 {
+            errs.push((
+                "num_consumers".into(),
+                "`num_consumers` must be positive".into(),
+            ));
+        }
+        if self.sizer != "requests" {
+            errs.push((
+                "sizer".into(),
+                format!(
+                    "sizer {:?} is not supported yet (supported: requests)",
+                    self.sizer
+                ),
+            ));
+        }
+        if let Some(s) = &self.storage {
+            errs.push((
+                "storage".into(),
+                format!("persistent queue storage {s:?} is not supported yet"),
+            ));
+        }
+        errs
+    }
+}
+
+/// `retry_on_failure` settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    pub enabled: bool,
+    pub initial_interval: GoDuration,
+    pub max_interval: GoDuration,
+    /// 0 retries forever.
+    pub max_elapsed_time: GoDuration,
+    pub multiplier: f64,
+    pub randomization_factor: f64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            enabled: true,
+            initial_interval: GoDuration::from_secs(5),
+            max_interval: GoDuration::from_secs(30),
+            max_elapsed_time: GoDuration::from_secs(300),
+            multiplier: 1.5,
+            randomization_factor: 0.5,
+        }
+    }
+}
+
+impl RetrySettings {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errs = Vec::new();
+        if !self.enabled {
+            return errs;
+        }
+        if self.multiplier < 1.0 {
+            errs.push((
+                "multiplier".into(),
+                "`multiplier` must be at least 1".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.randomization_factor) {
+            errs.push((
+                "randomization_factor".into(),
+                "`randomization_factor` must be in [0, 1)".into(),
+            ));
+        }
+        let max_elapsed = self.max_elapsed_time.0;
+        if !max_elapsed.is_zero()
+            && (max_elapsed < self.initial_interval.0 || max_elapsed < self.max_interval.0)
+        {
+            errs.push((
+                "max_elapsed_time".into(),
+                "`max_elapsed_time` must not be less than `initial_interval` and `max_interval`"
+                    .into(),
+            ));
+        }
+        errs
+    }
+}
+
+/// Why an export attempt failed.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ExportError {
+    /// Worth retrying; `retry_after` is the server's requested delay.
+    #[error("{message}")]
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Retrying cannot help (bad request, authentication, encoding failure).
+    #[error("{message}")]
+    Permanent { message: String },
+}
+
+impl ExportError {
+    pub fn retryable(message: impl Into<String>) -> Self {
+        ExportError::Retryable {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn permanent(message: impl Into<String>) -> Self {
+        ExportError::Permanent {
+            message: message.into(),
+        }
+    }
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ExportError::Retryable { .. })
+    }
+}
+
+/// What a concrete exporter provides: a pure encoder and a sender.
+pub trait ExportClient<S: Signal>: Send + Sync + 'static {
+    /// The encoded request, reused across retries.
+    type Request: Send + Sync + 'static;
+    fn encode(&self, batch: Batch<S>) -> Result<Self::Request, ExportError>;
+    fn send(&self, req: &Self::Request) -> impl Future<Output = Result<(), ExportError>> + Send;
+}
+
+/// Exponential backoff with jitter, as `cenkalti/backoff` computes it.
+#[derive(Debug)]
+pub struct Backoff {
+    current: Duration,
+    settings: RetrySettings,
+    seed: u64,
+}
+
+impl Backoff {
+    pub fn new(settings: &RetrySettings) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x2545_f491_4f6c_dd1d, |d| d.as_nanos() as u64)
+            | 1;
+        Backoff {
+            current: settings.initial_interval.0,
+            settings: settings.clone(),
+            seed,
+        }
+    }
+
+    fn random(&mut self) -> f64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        (self.seed >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The next delay: current ± randomization, then grow current.
+    pub fn next_delay(&mut self) -> Duration {
+        let f = self.settings.randomization_factor;
+        let cur = self.current.as_secs_f64();
+        let delta = f * cur;
+        let delay = (cur - delta) + self.random() * (2.0 * delta);
+        let grown =
+            (cur * self.settings.multiplier).min(self.settings.max_interval.0.as_secs_f64());
+        self.current = Duration::from_secs_f64(grown.max(0.0));
+        Duration::from_secs_f64(delay.max(0.0))
+    }
+}
+
+/// Static settings of one queued exporter.
+#[derive(Debug, Clone)]
+pub struct ExporterSettings {
+    pub id: String,
+    pub timeout: Duration,
+    pub queue: QueueSettings,
+    pub retry: RetrySettings,
+}
+
+struct Shared<S: Signal, C: ExportClient<S>> {
+    id: String,
+    client: C,
+    settings: ExporterSettings,
+    metrics: ExporterMetrics,
+    /// Batches enqueued and not yet finished (exported or given up).
+    pending_batches: AtomicUsize,
+    pending_items: AtomicU64,
+    idle: Notify,
+    /// Set at the shutdown deadline: stop retrying, give up on what is left.
+    abandon: AtomicBool,
+    abandon_notify: Notify,
+    _signal: std::marker::PhantomData<fn() -> S>,
+}
+
+/// A bounded sending queue with retrying consumers in front of an [`ExportClient`].
+pub struct QueuedExporter<S: Signal, C: ExportClient<S>> {
+    shared: Arc<Shared<S, C>>,
+    tx: RwLock<Option<mpsc::Sender<Batch<S>>>>,
+    workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl<S: Signal, C: ExportClient<S>> QueuedExporter<S, C> {
+    /// Creates the queue and starts its consumers (needs a Tokio runtime).
+    pub fn start(settings: ExporterSettings, client: C, metrics: ExporterMetrics) -> Arc<Self> {
+        let (capacity, consumers) = if settings.queue.enabled {
+            (
+                settings.queue.queue_size.max(1),
+                settings.queue.num_consumers.max(1),
+            )
+        } else {
+            (1, 1)
+        };
+        metrics.queue_capacity.set(capacity as i64);
+        let (tx, rx) = mpsc::channel::<Batch<S>>(capacity);
+        let shared = Arc::new(Shared {
+            id: settings.id.clone(),
+            client,
+            settings,
+            metrics,
+            pending_batches: AtomicUsize::new(0),
+            pending_items: AtomicU64::new(0),
+            idle: Notify::new(),
+            abandon: AtomicBool::new(false),
+            abandon_notify: Notify::new(),
+            _signal: std::marker::PhantomData,
+        });
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = (0..consumers)
+            .map(|_| tokio::spawn(consume(shared.clone(), rx.clone())))
+            .collect();
+        Arc::new(QueuedExporter {
+            shared,
+            tx: RwLock::new(Some(tx)),
+            workers: std::sync::Mutex::new(workers),
+        })
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<Batch<S>>> {
+        match self.tx.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    async fn wait_idle(&self, deadline: Instant) -> DrainOutcome {
+        loop {
+            let notified = self.shared.idle.notified();
+            if self.shared.pending_batches.load(Ordering::Acquire) == 0 {
+                return DrainOutcome::default();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return DrainOutcome {
+                    unsent_items: self.shared.pending_items.load(Ordering::Acquire),
+                };
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        }
+    }
+}
+
+impl<S: Signal, C: ExportClient<S>> ExportQueue<S> for QueuedExporter<S, C> {
+    fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    fn enqueue(&self, batch: Batch<S>) -> BoxFuture<'_, Result<(), Batch<S>>> {
+        Box::pin(async move {
+            let Some(tx) = self.sender() else {
+                self.shared
+                    .metrics
+                    .enqueue_failed
+                    .inc_by(batch.items() as u64);
+                return Err(batch);
+            };
+            let items = batch.items() as u64;
+            self.shared.pending_batches.fetch_add(1, Ordering::AcqRel);
+            self.shared.pending_items.fetch_add(items, Ordering::AcqRel);
+            match tx.send(batch).await {
+                Ok(()) => {
+                    self.shared.metrics.queue_size.add(1);
+                    Ok(())
+                }
+                Err(mpsc::error::SendError(batch)) => {
+                    finish(&self.shared, items);
+                    self.shared.metrics.enqueue_failed.inc_by(items);
+                    Err(batch)
+                }
+            }
+        })
+    }
+
+    fn drain(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome> {
+        Box::pin(self.wait_idle(deadline))
+    }
+
+    fn shutdown(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome> {
+        Box::pin(async move {
+            // Closing the sender lets the consumers finish the backlog and stop.
+            match self.tx.write() {
+                Ok(mut g) => *g = None,
+                Err(p) => *p.into_inner() = None,
+            }
+            let outcome = self.wait_idle(deadline).await;
+            if outcome.unsent_items > 0 {
+                self.shared.abandon.store(true, Ordering::Release);
+                self.shared.abandon_notify.notify_waiters();
+            }
+            let workers = match self.workers.lock() {
+                Ok(mut g) => std::mem::take(&mut *g),
+                Err(p) => std::mem::take(&mut *p.into_inner()),
+            };
+            for w in workers {
+                let _ = tokio::time::timeout(Duration::from_secs(2), w).await;
+            }
+            if outcome.unsent_items > 0 {
+                tracing::error!(exporter = %self.shared.id, dropped_items = outcome.unsent_items,
+                    "Shutdown deadline passed; data could not be sent and is dropped.");
+            }
+            outcome
+        })
+    }
+}
+
+fn finish<S: Signal, C: ExportClient<S>>(shared: &Shared<S, C>, items: u64) {
+    shared.pending_items.fetch_sub(items, Ordering::AcqRel);
+    if shared.pending_batches.fetch_sub(1, Ordering::AcqRel) == 1 {
+        shared.idle.notify_waiters();
+    }
+}
+
+async fn consume<S: Signal, C: ExportClient<S>>(
+    shared: Arc<Shared<S, C>>,
+    rx: Arc<Mutex<mpsc::Receiver<Batch<S>>>>,
+) {
+    loop {
+        let next = {
+            let mut guard = rx.lock().await;
+            if shared.abandon.load(Ordering::Acquire) {
+                guard.try_recv().ok()
+            } else {
+                guard.recv().await
+            }
+        };
+        let Some(batch) = next else { return };
+        shared.metrics.queue_size.add(-1);
+        let items = batch.items() as u64;
+        if shared.abandon.load(Ordering::Acquire) {
+            shared.metrics.send_failed.inc_by(items);
+            finish(&shared, items);
+            continue;
+        }
+        shared.metrics.in_flight.add(1);
+        export_with_retry(&shared, batch).await;
+        shared.metrics.in_flight.add(-1);
+        finish(&shared, items);
+    }
+}
+
+async fn export_with_retry<S: Signal, C: ExportClient<S>>(shared: &Shared<S, C>, batch: Batch<S>) {
+    let items = batch.items() as u64;
+    let id = &shared.id;
+    let req = match shared.client.encode(batch) {
+        Ok(r) => r,
+        Err(e) => {
+            shared.metrics.send_failed.inc_by(items);
+            tracing::error!(exporter = %id, dropped_items = items, error = %e, "Exporting failed. Dropping data.");
+            return;
+        }
+    };
+    let retry = &shared.settings.retry;
+    let started = Instant::now();
+    let mut backoff = Backoff::new(retry);
+    loop {
+        let attempt = shared.client.send(&req);
+        let result = if shared.settings.timeout.is_zero() {
+            attempt.await
+        } else {
+            match tokio::time::timeout(shared.settings.timeout, attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(ExportError::retryable(format!(
+                    "request timed out after {:?}",
+                    shared.settings.timeout
+                ))),
+            }
+        };
+        let err = match result {
+            Ok(()) => {
+                shared.metrics.sent.inc_by(items);
+                return;
+            }
+            Err(e) => e,
+        };
+        let retry_after = match &err {
+            ExportError::Permanent { .. } => {
+                shared.metrics.send_failed.inc_by(items);
+                tracing::error!(exporter = %id, dropped_items = items, error = %err,
+                    "Exporting failed. The error is not retryable. Dropping data.");
+                return;
+            }
+            ExportError::Retryable { retry_after, .. } => *retry_after,
+        };
+        if !retry.enabled {
+            shared.metrics.send_failed.inc_by(items);
+            tracing::error!(exporter = %id, dropped_items = items, error = %err,
+                "Exporting failed. Retries are disabled. Dropping data.");
+            return;
+        }
+        let mut delay = backoff.next_delay();
+        if let Some(ra) = retry_after {
+            delay = delay.max(ra);
+        }
+        let max_elapsed = retry.max_elapsed_time.0;
+        if !max_elapsed.is_zero() && started.elapsed() + delay > max_elapsed {
+            shared.metrics.send_failed.inc_by(items);
+            tracing::error!(exporter = %id, dropped_items = items, error = %err,
+                "Exporting failed. No more retries left. Dropping data.");
+            return;
+        }
+        tracing::warn!(exporter = %id, interval = ?delay, error = %err,
+            "Exporting failed. Will retry the request after interval.");
+        let abandoned = shared.abandon_notify.notified();
+        if shared.abandon.load(Ordering::Acquire) {
+            shared.metrics.send_failed.inc_by(items);
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = abandoned => {
+                shared.metrics.send_failed.inc_by(items);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otlp::Traces;
+    use crate::telemetry::metrics::Registry;
+    use std::sync::atomic::AtomicU32;
+
+    struct Flaky {
+        failures_left: AtomicU32,
+        permanent: bool,
+        sent: AtomicU64,
+    }
+
+    impl ExportClient<Traces> for Arc<Flaky> {
+        type Request = u64;
+        fn encode(&self, batch: Batch<Traces>) -> Result<u64, ExportError> {
+            Ok(batch.items() as u64)
+        }
+        async fn send(&self, req: &u64) -> Result<(), ExportError> {
+            if self.failures_left.load(Ordering::SeqCst) > 0 {
+                self.failures_left.fetch_sub(1, Ordering::SeqCst);
+                return Err(if self.permanent {
+                    ExportError::permanent("400 bad")
+                } else {
+                    ExportError::Retryable {
+                        message: "503".into(),
+                        retry_after: Some(Duration::from_millis(5)),
+                    }
+                });
+            }
+            self.sent.fetch_add(*req, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn batch(n: usize) -> Batch<Traces> {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        Batch::from_request(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default(); n],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    }
+
+    fn settings() -> ExporterSettings {
+        ExporterSettings {
+            id: "test".into(),
+            timeout: Duration::from_secs(1),
+            queue: QueueSettings {
+                num_consumers: 2,
+                queue_size: 4,
+                ..Default::default()
+            },
+            retry: RetrySettings {
+                initial_interval: GoDuration::from_millis(1),
+                max_interval: GoDuration::from_millis(5),
+                max_elapsed_time: GoDuration::from_secs(5),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_until_delivered_and_counts_exactly() {
+        let client = Arc::new(Flaky {
+            failures_left: AtomicU32::new(3),
+            permanent: false,
+            sent: AtomicU64::new(0),
+        });
+        let reg = Registry::default();
+        let metrics = ExporterMetrics::new(&reg, "test", crate::otlp::SignalKind::Traces);
+        let q = QueuedExporter::start(settings(), client.clone(), metrics.clone());
+        for _ in 0..10 {
+            assert!(q.enqueue(batch(7)).await.is_ok());
+        }
+        let out = q.shutdown(Instant::now() + Duration::from_secs(5)).await;
+        assert_eq!(out.unsent_items, 0);
+        assert_eq!(client.sent.load(Ordering::SeqCst), 70);
+        assert_eq!(metrics.sent.get(), 70);
+        assert_eq!(metrics.send_failed.get(), 0);
+        assert_eq!(metrics.queue_size.get(), 0);
+        assert!(q.enqueue(batch(1)).await.is_err(), "closed queue refuses");
+        assert_eq!(metrics.enqueue_failed.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_drop_and_count_without_retry() {
+        let client = Arc::new(Flaky {
+            failures_left: AtomicU32::new(1),
+            permanent: true,
+            sent: AtomicU64::new(0),
+        });
+        let reg = Registry::default();
+        let metrics = ExporterMetrics::new(&reg, "test", crate::otlp::SignalKind::Traces);
+        let mut s = settings();
+        s.queue.num_consumers = 1;
+        let q = QueuedExporter::start(s, client.clone(), metrics.clone());
+        q.enqueue(batch(5)).await.unwrap();
+        q.enqueue(batch(6)).await.unwrap();
+        q.drain(Instant::now() + Duration::from_secs(5)).await;
+        assert_eq!(metrics.send_failed.get(), 5);
+        assert_eq!(metrics.sent.get(), 6);
+    }
+
+    #[test]
+    fn backoff_grows_within_jitter_and_caps() {
+        let s = RetrySettings::default();
+        let mut b = Backoff::new(&s);
+        let d1 = b.next_delay().as_secs_f64();
+        assert!((2.5..=7.5).contains(&d1), "{d1}");
+        let d2 = b.next_delay().as_secs_f64();
+        assert!((3.75..=11.25).contains(&d2), "{d2}");
+        for _ in 0..20 {
+            assert!(b.next_delay().as_secs_f64() <= 45.0);
+        }
+    }
+
+    #[test]
+    fn validation_messages() {
+        let mut r = RetrySettings::default();
+        r.max_elapsed_time = GoDuration::from_secs(1);
+        assert_eq!(r.validate().len(), 1);
+        let q = QueueSettings {
+            queue_size: 0,
+            ..Default::default()
+        };
+        assert_eq!(q.validate()[0].0, "queue_size");
+    }
+}

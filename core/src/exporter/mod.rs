@@ -1,0 +1,118 @@
+//! Exporters: send pipeline data to backends, each behind the shared sending
+//! queue and retry machinery in [`helper`].
+
+pub mod debug;
+pub mod helper;
+pub mod otlp;
+pub mod otlphttp;
+
+use serde::Deserialize;
+
+use crate::config::duration::GoDuration;
+use crate::registry::ConfigIssue;
+use helper::{QueueSettings, RetrySettings};
+
+/// Keys every queued exporter shares (`timeout`, `sending_queue`, `retry_on_failure`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommonSettings {
+    pub sending_queue: QueueSettings,
+    pub retry_on_failure: RetrySettings,
+}
+
+impl CommonSettings {
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut v: Vec<ConfigIssue> = self
+            .sending_queue
+            .validate()
+            .into_iter()
+            .map(|(k, m)| ConfigIssue::new(format!("sending_queue::{k}"), m))
+            .collect();
+        v.extend(
+            self.retry_on_failure
+                .validate()
+                .into_iter()
+                .map(|(k, m)| ConfigIssue::new(format!("retry_on_failure::{k}"), m)),
+        );
+        v
+    }
+
+    pub fn settings(
+        &self,
+        id: &crate::config::ComponentId,
+        timeout: GoDuration,
+    ) -> helper::ExporterSettings {
+        helper::ExporterSettings {
+            id: id.to_string(),
+            timeout: timeout.0,
+            queue: self.sending_queue.clone(),
+            retry: self.retry_on_failure.clone(),
+        }
+    }
+}
+
+/// Validates a `compression` value; returns the encoding.
+pub fn parse_compression(v: &str) -> Result<crate::compression::Encoding, String> {
+    match v {
+        "" | "none" => Ok(crate::compression::Encoding::Identity),
+        "gzip" => Ok(crate::compression::Encoding::Gzip),
+        "zstd" => Ok(crate::compression::Encoding::Zstd),
+        "deflate" | "zlib" => Ok(crate::compression::Encoding::Deflate),
+        other => Err(format!(
+            "unsupported compression {other:?} (supported: gzip, zstd, deflate, none)"
+        )),
+    }
+}
+
+/// Parses a `Retry-After` header (delay in seconds, or an HTTP date).
+pub fn parse_retry_after(v: &str) -> Option<std::time::Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let when = humantime::parse_rfc3339_weak(v)
+        .ok()
+        .or_else(|| httpdate_parse(v))?;
+    when.duration_since(std::time::SystemTime::now()).ok()
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn httpdate_parse(v: &str) -> Option<std::time::SystemTime> {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    if parts.len() != 6 || parts[5] != "GMT" {
+        return None;
+    }
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])?
+        + 1;
+    let text = format!(
+        "{}-{:02}-{:02}T{}Z",
+        parts[3],
+        month,
+        parts[1].parse::<u32>().ok()?,
+        parts[4]
+    );
+    humantime::parse_rfc3339(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(
+            parse_retry_after("7"),
+            Some(std::time::Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            None,
+            "past dates mean no extra delay"
+        );
+        assert!(parse_retry_after("garbage").is_none());
+    }
+}

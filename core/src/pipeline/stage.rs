@@ -1,0 +1,46 @@
+//! The synchronous processor interface and the fan-out target interface.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use thiserror::Error;
+
+use super::Batch;
+use crate::otlp::Signal;
+
+/// A boxed future, for object-safe async interfaces.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A processor rejected a batch for good.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct ProcessError(pub String);
+
+/// A synchronous transformation over a batch, run in config order. May drop items,
+/// and then must count what it drops.
+pub trait Processor<S: Signal>: Send + Sync {
+    fn process(&self, batch: &mut Batch<S>) -> Result<(), ProcessError>;
+}
+
+/// How an exporter's drain ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrainOutcome {
+    /// Items still queued or in flight when the deadline passed.
+    pub unsent_items: u64,
+}
+
+/// What a pipeline fans out to: an exporter's sending queue.
+pub trait ExportQueue<S: Signal>: Send + Sync {
+    /// The exporter ID, for logs.
+    fn id(&self) -> &str;
+    /// Waits for room in the queue and enqueues. Returns the batch back when the
+    /// queue is closed.
+    fn enqueue(&self, batch: Batch<S>) -> BoxFuture<'_, Result<(), Batch<S>>>;
+    /// Waits until everything enqueued so far has been exported or given up on,
+    /// or until `deadline`.
+    fn drain(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome>;
+    /// Closes the queue: drains until `deadline`, then abandons what is left,
+    /// counting and logging it.
+    fn shutdown(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome>;
+}

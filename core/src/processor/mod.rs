@@ -1,0 +1,3 @@
+//! Processors: transformations between receivers and exporters.
+
+pub mod batch;

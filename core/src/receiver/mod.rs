@@ -1,0 +1,3 @@
+//! Receivers: accept telemetry from applications and hand it to pipelines.
+
+pub mod otlp;

@@ -1,0 +1,559 @@
+//! Self-metrics: one registry that names every `otelcol_*` metric, typed handles
+//! for the components, and the Prometheus text exposition (format 0.0.4).
+//!
+//! Names follow the upstream collector's defaults (`without_type_suffix`,
+//! `without_units`): counters carry no `_total` suffix. (`prometheus-client` only
+//! writes OpenMetrics and appends `_total` to every counter, which breaks upstream
+//! dashboards; the registry here is small, lock-free on the hot path and exact.)
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::otlp::SignalKind;
+
+/// A monotonically increasing count.
+#[derive(Clone, Default, Debug)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn inc_by(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Clone, Default, Debug)]
+pub struct Gauge(Arc<AtomicI64>);
+
+impl Gauge {
+    pub fn set(&self, v: i64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+    pub fn add(&self, v: i64) {
+        self.0.fetch_add(v, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A histogram with fixed bucket bounds.
+#[derive(Clone, Debug)]
+pub struct Histogram(Arc<HistogramInner>);
+
+#[derive(Debug)]
+pub struct HistogramInner {
+    bounds: &'static [f64],
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+    sum_bits: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Histogram(Arc::new(HistogramInner {
+            bounds,
+            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_bits: AtomicU64::new(0f64.to_bits()),
+        }))
+    }
+
+    pub fn observe(&self, v: f64) {
+        let h = &self.0;
+        if let Some(i) = h.bounds.iter().position(|b| v <= *b) {
+            h.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        h.count.fetch_add(1, Ordering::Relaxed);
+        let _ = h
+            .sum_bits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + v).to_bits())
+            });
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.count.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Value {
+    Counter(Counter),
+    Gauge(Gauge),
+    Histogram(Histogram),
+}
+
+struct Series {
+    labels: Vec<(&'static str, String)>,
+    value: Value,
+}
+
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: Kind,
+    series: Vec<Series>,
+}
+
+/// Values computed at scrape time (process statistics).
+pub type ScrapeHook = Box<dyn Fn(&mut String) + Send + Sync>;
+
+/// The self-metrics registry. Registration happens at build time; recording
+/// goes through the returned handles and never touches the registry.
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Mutex<RegistryInner>>,
+}
+
+#[derive(Default)]
+struct RegistryInner {
+    families: Vec<Family>,
+    hooks: Vec<ScrapeHook>,
+}
+
+impl Registry {
+    fn register(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        labels: &[(&'static str, &str)],
+        make: impl FnOnce() -> Value,
+    ) -> Value {
+        let mut inner = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let idx = match inner.families.iter().position(|f| f.name == name) {
+            Some(i) => i,
+            None => {
+                inner.families.push(Family {
+                    name,
+                    help,
+                    kind,
+                    series: Vec::new(),
+                });
+                inner.families.len() - 1
+            }
+        };
+        let fam = &mut inner.families[idx];
+        let labels: Vec<(&'static str, String)> =
+            labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+        if let Some(s) = fam.series.iter().find(|s| s.labels == labels) {
+            return s.value.clone();
+        }
+        let value = make();
+        fam.series.push(Series {
+            labels,
+            value: value.clone(),
+        });
+        value
+    }
+
+    pub fn counter(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+    ) -> Counter {
+        match self.register(name, help, Kind::Counter, labels, || {
+            Value::Counter(Counter::default())
+        }) {
+            Value::Counter(c) => c,
+            _ => Counter::default(),
+        }
+    }
+
+    pub fn gauge(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+    ) -> Gauge {
+        match self.register(name, help, Kind::Gauge, labels, || {
+            Value::Gauge(Gauge::default())
+        }) {
+            Value::Gauge(g) => g,
+            _ => Gauge::default(),
+        }
+    }
+
+    pub fn histogram(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        bounds: &'static [f64],
+        labels: &[(&'static str, &str)],
+    ) -> Histogram {
+        match self.register(name, help, Kind::Histogram, labels, || {
+            Value::Histogram(Histogram::new(bounds))
+        }) {
+            Value::Histogram(h) => h,
+            _ => Histogram::new(bounds),
+        }
+    }
+
+    /// Adds text computed at each scrape (already in exposition format).
+    pub fn add_scrape_hook(&self, hook: ScrapeHook) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.hooks.push(hook);
+        }
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        let inner = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for hook in &inner.hooks {
+            hook(&mut out);
+        }
+        for fam in &inner.families {
+            let _ = writeln!(out, "# HELP {} {}", fam.name, fam.help);
+            let _ = writeln!(out, "# TYPE {} {}", fam.name, fam.kind.as_str());
+            for s in &fam.series {
+                match &s.value {
+                    Value::Counter(c) => {
+                        write_sample(&mut out, fam.name, "", &s.labels, None, c.get() as f64)
+                    }
+                    Value::Gauge(g) => {
+                        write_sample(&mut out, fam.name, "", &s.labels, None, g.get() as f64)
+                    }
+                    Value::Histogram(h) => {
+                        let mut cumulative = 0u64;
+                        for (i, b) in h.0.bounds.iter().enumerate() {
+                            cumulative += h.0.buckets[i].load(Ordering::Relaxed);
+                            write_sample(
+                                &mut out,
+                                fam.name,
+                                "_bucket",
+                                &s.labels,
+                                Some(&format_float(*b)),
+                                cumulative as f64,
+                            );
+                        }
+                        let count = h.0.count.load(Ordering::Relaxed);
+                        write_sample(
+                            &mut out,
+                            fam.name,
+                            "_bucket",
+                            &s.labels,
+                            Some("+Inf"),
+                            count as f64,
+                        );
+                        let sum = f64::from_bits(h.0.sum_bits.load(Ordering::Relaxed));
+                        write_sample(&mut out, fam.name, "_sum", &s.labels, None, sum);
+                        write_sample(&mut out, fam.name, "_count", &s.labels, None, count as f64);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Writes one sample line.
+pub fn write_sample(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &[(&'static str, String)],
+    le: Option<&str>,
+    value: f64,
+) {
+    out.push_str(name);
+    out.push_str(suffix);
+    if !labels.is_empty() || le.is_some() {
+        out.push('{');
+        let mut first = true;
+        for (k, v) in labels {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+        }
+        if let Some(le) = le {
+            if !first {
+                out.push(',');
+            }
+            let _ = write!(out, "le=\"{le}\"");
+        }
+        out.push('}');
+    }
+    out.push(' ');
+    out.push_str(&format_float(value));
+    out.push('\n');
+}
+
+fn format_float(v: f64) -> String {
+    if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else if v.is_nan() {
+        "NaN".into()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+// ---- Typed handles: the only places that name metrics. ----
+
+/// `otelcol_receiver_*` for one receiver, transport and signal.
+#[derive(Clone, Debug)]
+pub struct ReceiverMetrics {
+    pub accepted: Counter,
+    pub refused: Counter,
+    pub failed: Counter,
+}
+
+impl ReceiverMetrics {
+    pub fn new(reg: &Registry, receiver: &str, transport: &str, signal: SignalKind) -> Self {
+        let l = [("receiver", receiver), ("transport", transport)];
+        let (a, r, f) = match signal {
+            SignalKind::Traces => (
+                "otelcol_receiver_accepted_spans",
+                "otelcol_receiver_refused_spans",
+                "otelcol_receiver_failed_spans",
+            ),
+            SignalKind::Metrics => (
+                "otelcol_receiver_accepted_metric_points",
+                "otelcol_receiver_refused_metric_points",
+                "otelcol_receiver_failed_metric_points",
+            ),
+            SignalKind::Logs => (
+                "otelcol_receiver_accepted_log_records",
+                "otelcol_receiver_refused_log_records",
+                "otelcol_receiver_failed_log_records",
+            ),
+        };
+        ReceiverMetrics {
+            accepted: reg.counter(
+                a,
+                "Number of items successfully pushed into the pipeline.",
+                &l,
+            ),
+            refused: reg.counter(
+                r,
+                "Number of items that could not be pushed into the pipeline.",
+                &l,
+            ),
+            failed: reg.counter(
+                f,
+                "Number of items that failed to be processed by the receiver.",
+                &l,
+            ),
+        }
+    }
+}
+
+/// `otelcol_exporter_*` for one exporter and signal.
+#[derive(Clone, Debug)]
+pub struct ExporterMetrics {
+    pub sent: Counter,
+    pub send_failed: Counter,
+    pub enqueue_failed: Counter,
+    pub queue_size: Gauge,
+    pub queue_capacity: Gauge,
+    pub in_flight: Gauge,
+}
+
+impl ExporterMetrics {
+    pub fn new(reg: &Registry, exporter: &str, signal: SignalKind) -> Self {
+        let l = [("exporter", exporter)];
+        let (s, f, e) = match signal {
+            SignalKind::Traces => (
+                "otelcol_exporter_sent_spans",
+                "otelcol_exporter_send_failed_spans",
+                "otelcol_exporter_enqueue_failed_spans",
+            ),
+            SignalKind::Metrics => (
+                "otelcol_exporter_sent_metric_points",
+                "otelcol_exporter_send_failed_metric_points",
+                "otelcol_exporter_enqueue_failed_metric_points",
+            ),
+            SignalKind::Logs => (
+                "otelcol_exporter_sent_log_records",
+                "otelcol_exporter_send_failed_log_records",
+                "otelcol_exporter_enqueue_failed_log_records",
+            ),
+        };
+        let q = [("exporter", exporter), ("data_type", signal.name())];
+        ExporterMetrics {
+            sent: reg.counter(s, "Number of items successfully sent to destination.", &l),
+            send_failed: reg.counter(
+                f,
+                "Number of items in failed attempts to send to destination.",
+                &l,
+            ),
+            enqueue_failed: reg.counter(
+                e,
+                "Number of items failed to be added to the sending queue.",
+                &l,
+            ),
+            queue_size: reg.gauge(
+                "otelcol_exporter_queue_size",
+                "Current size of the retry queue (in batches).",
+                &q,
+            ),
+            queue_capacity: reg.gauge(
+                "otelcol_exporter_queue_capacity",
+                "Fixed capacity of the retry queue (in batches).",
+                &q,
+            ),
+            in_flight: reg.gauge(
+                "otelcol_exporter_in_flight_requests",
+                "Number of requests being sent.",
+                &q,
+            ),
+        }
+    }
+}
+
+/// Bucket bounds of `otelcol_processor_batch_batch_send_size` (upstream).
+pub const BATCH_SIZE_BOUNDS: &[f64] = &[
+    10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0,
+    6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0, 100000.0,
+];
+
+/// Bucket bounds of `otelcol_processor_batch_batch_send_size_bytes` (upstream: powers of two from 128).
+pub const BATCH_BYTES_BOUNDS: &[f64] = &[
+    128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 32768.0, 65536.0, 131072.0,
+    262144.0, 524288.0, 1048576.0, 2097152.0, 4194304.0, 8388608.0, 16777216.0,
+];
+
+/// The batch processor's metrics.
+#[derive(Clone, Debug)]
+pub struct BatchMetrics {
+    pub send_size: Histogram,
+    pub send_size_bytes: Histogram,
+    pub size_trigger: Counter,
+    pub timeout_trigger: Counter,
+}
+
+impl BatchMetrics {
+    pub fn new(reg: &Registry, processor: &str) -> Self {
+        let l = [("processor", processor)];
+        BatchMetrics {
+            send_size: reg.histogram(
+                "otelcol_processor_batch_batch_send_size",
+                "Number of units in the batch",
+                BATCH_SIZE_BOUNDS,
+                &l,
+            ),
+            send_size_bytes: reg.histogram(
+                "otelcol_processor_batch_batch_send_size_bytes",
+                "Number of bytes in batch that was sent.",
+                BATCH_BYTES_BOUNDS,
+                &l,
+            ),
+            size_trigger: reg.counter(
+                "otelcol_processor_batch_batch_size_trigger_send",
+                "Number of times the batch was sent due to a size trigger",
+                &l,
+            ),
+            timeout_trigger: reg.counter(
+                "otelcol_processor_batch_timeout_trigger_send",
+                "Number of times the batch was sent due to a timeout trigger",
+                &l,
+            ),
+        }
+    }
+}
+
+/// `otelcol_processor_incoming_items` / `outgoing_items`.
+#[derive(Clone, Debug)]
+pub struct ProcessorItemMetrics {
+    pub incoming: Counter,
+    pub outgoing: Counter,
+}
+
+impl ProcessorItemMetrics {
+    pub fn new(reg: &Registry, processor: &str, signal: SignalKind) -> Self {
+        let l = [("processor", processor), ("otel_signal", signal.name())];
+        ProcessorItemMetrics {
+            incoming: reg.counter(
+                "otelcol_processor_incoming_items",
+                "Number of items passed to the processor.",
+                &l,
+            ),
+            outgoing: reg.counter(
+                "otelcol_processor_outgoing_items",
+                "Number of items emitted from the processor.",
+                &l,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_upstream_names_and_exact_values() {
+        let reg = Registry::default();
+        let m = ReceiverMetrics::new(&reg, "otlp", "http", SignalKind::Traces);
+        m.accepted.inc_by(300);
+        let again = ReceiverMetrics::new(&reg, "otlp", "http", SignalKind::Traces);
+        again.accepted.inc_by(2);
+        let b = BatchMetrics::new(&reg, "batch");
+        b.send_size.observe(30.0);
+        b.send_size.observe(8192.0);
+        let text = reg.encode();
+        assert!(text.contains("# TYPE otelcol_receiver_accepted_spans counter\n"));
+        assert!(text.contains(
+            "otelcol_receiver_accepted_spans{receiver=\"otlp\",transport=\"http\"} 302\n"
+        ));
+        assert!(!text.contains("_total"));
+        assert!(text.contains(
+            "otelcol_processor_batch_batch_send_size_bucket{processor=\"batch\",le=\"50\"} 1\n"
+        ));
+        assert!(text.contains(
+            "otelcol_processor_batch_batch_send_size_bucket{processor=\"batch\",le=\"9000\"} 2\n"
+        ));
+        assert!(
+            text.contains("otelcol_processor_batch_batch_send_size_count{processor=\"batch\"} 2\n")
+        );
+        assert!(text
+            .contains("otelcol_processor_batch_batch_send_size_sum{processor=\"batch\"} 8222\n"));
+    }
+}

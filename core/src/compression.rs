@@ -46,6 +46,7 @@ pub fn decompress(
     limit: usize,
 ) -> Result<Vec<u8>, DecompressError> {
     match encoding {
+        Encoding::Identity if body.len() > limit => Err(DecompressError::TooLarge { limit }),
         Encoding::Identity => Ok(body.to_vec()),
         Encoding::Gzip => read_capped(
             encoding,

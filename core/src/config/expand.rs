@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn whole_inline_default_and_escape() {
         let (v, issues) = run(
-            "a: ${env:PORT}\nb: http://${HOST}:${env:PORT}/x\nc: ${env:MISSING:-fallback}\nd: $$1 and $${x}\ne: ${env:EMPTY:-nope}\nf: ${env:MISSING}\ng: [${PORT}]\nh: ${env:MISSING:-${env:HOST}}\n",
+            "a: ${env:PORT}\nb: http://${HOST}:${env:PORT}/x\nc: ${env:MISSING:-fallback}\nd: $$1 and $${x}\ne: ${env:EMPTY:-nope}\nf: ${env:MISSING}\ng: [\"${PORT}\"]\nh: ${env:MISSING:-${env:HOST}}\n",
         );
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(v["a"], Value::Number(4318.into()));

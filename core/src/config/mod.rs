@@ -326,9 +326,9 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
     );
 
     if receivers.is_empty()
-        && !root_map
+        && root_map
             .get("receivers")
-            .is_some_and(|r| r.as_mapping().is_some_and(|m| !m.is_empty()))
+            .is_none_or(|r| r.as_mapping().is_none_or(|m| m.is_empty()))
     {
         issues.push(ConfigIssue::new(
             "",
@@ -336,9 +336,9 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
         ));
     }
     if exporters.is_empty()
-        && !root_map
+        && root_map
             .get("exporters")
-            .is_some_and(|r| r.as_mapping().is_some_and(|m| !m.is_empty()))
+            .is_none_or(|r| r.as_mapping().is_none_or(|m| m.is_empty()))
     {
         issues.push(ConfigIssue::new(
             "",

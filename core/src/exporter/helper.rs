@@ -616,8 +616,10 @@ mod tests {
 
     #[test]
     fn validation_messages() {
-        let mut r = RetrySettings::default();
-        r.max_elapsed_time = GoDuration::from_secs(1);
+        let r = RetrySettings {
+            max_elapsed_time: GoDuration::from_secs(1),
+            ..Default::default()
+        };
         assert_eq!(r.validate().len(), 1);
         let q = QueueSettings {
             queue_size: 0,

@@ -164,7 +164,7 @@ impl Msg {
             (Msg::Buckets, 1) => Varint,
             (Msg::Buckets, 2) => RepVarint,
             (Msg::SummaryDp, 7) => Sub(Msg::KeyValue),
-            (Msg::SummaryDp, 2 | 3 | 4 | 5) => Fixed64,
+            (Msg::SummaryDp, 2..=5) => Fixed64,
             (Msg::SummaryDp, 6) => Sub(Msg::Quantile),
             (Msg::SummaryDp, 8) => Varint,
             (Msg::Quantile, 1 | 2) => Fixed64,

@@ -109,7 +109,7 @@ impl<S: Signal> Consumer<S> {
             let mut own = if i == last {
                 batch.take().unwrap_or_default()
             } else {
-                batch.as_ref().map(Batch::clone).unwrap_or_default()
+                batch.clone().unwrap_or_default()
             };
             for p in &input.processors {
                 p.process(&mut own)

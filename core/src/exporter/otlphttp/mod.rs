@@ -139,7 +139,7 @@ impl Validate for OtlpHttpConfig {
                 ),
             ));
         }
-        for (k, _) in &self.headers {
+        for k in self.headers.keys() {
             if header::HeaderName::from_bytes(k.as_bytes()).is_err() {
                 v.push(ConfigIssue::new(
                     format!("headers::{k}"),

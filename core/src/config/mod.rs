@@ -633,3 +633,6 @@ pub fn load_and_validate(
     let value = load(sources, &lookup)?;
     validate(&value, registry)
 }
+
+#[cfg(test)]
+mod tests;

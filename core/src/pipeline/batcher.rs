@@ -221,3 +221,165 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otlp::Traces;
+    use crate::pipeline::stage::{BoxFuture, DrainOutcome};
+    use crate::pipeline::{ConsumeError, Consumer};
+    use crate::telemetry::metrics::Registry;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    use std::sync::Mutex;
+
+    /// Records batch sizes; optionally blocks (a stuck backend) until released.
+    struct Recorder {
+        sizes: Mutex<Vec<usize>>,
+        gate: tokio::sync::Semaphore,
+        blocking: bool,
+    }
+
+    impl Recorder {
+        fn new(blocking: bool) -> Self {
+            Recorder {
+                sizes: Mutex::new(Vec::new()),
+                gate: tokio::sync::Semaphore::new(0),
+                blocking,
+            }
+        }
+    }
+
+    impl ExportQueue<Traces> for Recorder {
+        fn id(&self) -> &str {
+            "recorder"
+        }
+        fn enqueue(&self, batch: Batch<Traces>) -> BoxFuture<'_, Result<(), Batch<Traces>>> {
+            Box::pin(async move {
+                if self.blocking {
+                    let _ = self.gate.acquire().await;
+                }
+                self.sizes.lock().unwrap().push(batch.items());
+                Ok(())
+            })
+        }
+        fn drain(&self, _: std::time::Instant) -> BoxFuture<'_, DrainOutcome> {
+            Box::pin(async { DrainOutcome::default() })
+        }
+        fn shutdown(&self, _: std::time::Instant) -> BoxFuture<'_, DrainOutcome> {
+            Box::pin(async { DrainOutcome::default() })
+        }
+    }
+
+    fn spans(n: usize) -> Batch<Traces> {
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default(); n],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        Batch::from_encoded(bytes::Bytes::from(req.encode_to_vec())).unwrap()
+    }
+
+    fn pipeline(
+        rec: Arc<Recorder>,
+        batch: Option<BatchSettings>,
+        capacity: usize,
+    ) -> (Consumer<Traces>, PipelineHandle, Registry) {
+        let reg = Registry::default();
+        let batcher = batch.map(|settings| Batcher {
+            settings,
+            metrics: BatchMetrics::new(&reg, "batch"),
+            items: ProcessorItemMetrics::new(&reg, "batch", crate::otlp::SignalKind::Traces),
+        });
+        let (input, handle) = start(PipelineParts {
+            name: "traces".into(),
+            ingest: Vec::new(),
+            batcher,
+            after_batch: Vec::new(),
+            exporters: vec![rec as Arc<dyn ExportQueue<Traces>>],
+            channel_capacity: capacity,
+        });
+        (Consumer::new(vec![input]), handle, reg)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn batches_by_size_then_timeout_and_splits_by_max() {
+        let rec = Arc::new(Recorder::new(false));
+        let settings = BatchSettings {
+            send_batch_size: 10,
+            send_batch_max_size: 12,
+            timeout: Duration::from_millis(200),
+        };
+        let (consumer, handle, reg) = pipeline(rec.clone(), Some(settings), 8);
+        for n in [4, 4, 7] {
+            consumer.consume(spans(n)).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // 15 pending trips the size trigger; encoded data splits at request boundaries
+        // (4+4 | 7), never above the max of 12 and without decoding.
+        assert_eq!(*rec.sizes.lock().unwrap(), vec![8], "size trigger");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            *rec.sizes.lock().unwrap(),
+            vec![8, 7],
+            "timeout sends the rest"
+        );
+        consumer.consume(spans(2)).await.unwrap();
+        handle.flush().await;
+        assert_eq!(
+            *rec.sizes.lock().unwrap(),
+            vec![8, 7, 2],
+            "flush sends what is pending"
+        );
+        let text = reg.encode();
+        assert!(
+            text.contains("otelcol_processor_batch_batch_size_trigger_send{processor=\"batch\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("otelcol_processor_batch_timeout_trigger_send{processor=\"batch\"} 1")
+        );
+        assert!(text.contains(
+            "otelcol_processor_outgoing_items{processor=\"batch\",otel_signal=\"traces\"} 17"
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn full_pipeline_refuses_instead_of_dropping_and_shutdown_delivers_the_backlog() {
+        let rec = Arc::new(Recorder::new(true));
+        let (consumer, handle, _reg) = pipeline(rec.clone(), None, 2);
+        // One batch is stuck at the exporter, two fill the channel, the next is refused.
+        let mut accepted = 0;
+        let mut refused = 0;
+        for _ in 0..6 {
+            match consumer.consume(spans(1)).await {
+                Ok(()) => accepted += 1,
+                Err(ConsumeError::Full { retry_after }) => {
+                    assert!(retry_after >= Duration::from_secs(1));
+                    refused += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(accepted, 3);
+        assert_eq!(refused, 3);
+        rec.gate.add_permits(100);
+        drop(handle.control);
+        handle.task.await.unwrap();
+        assert_eq!(
+            rec.sizes.lock().unwrap().len(),
+            accepted,
+            "everything accepted reaches the exporter"
+        );
+        assert_eq!(
+            consumer.consume(spans(1)).await,
+            Err(ConsumeError::ShuttingDown)
+        );
+    }
+}

@@ -228,7 +228,10 @@ impl Registry {
     pub fn builtin() -> Registry {
         Registry {
             receivers: vec![&crate::receiver::otlp::OtlpReceiverFactory],
-            processors: vec![&crate::processor::batch::BatchFactory],
+            processors: vec![
+                &crate::processor::batch::BatchFactory,
+                &crate::processor::memory_limiter::MemoryLimiterFactory,
+            ],
             exporters: vec![
                 &crate::exporter::otlphttp::OtlpHttpFactory,
                 &crate::exporter::otlp::OtlpGrpcFactory,

@@ -29,6 +29,12 @@ pub enum ConsumeError {
     /// Queues downstream are full; the sender should retry after the given delay.
     #[error("pipeline is full, retry later")]
     Full { retry_after: Duration },
+    /// A processor refused the data for now (memory limit); retry after the delay.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        retry_after: Duration,
+    },
     /// The collector is shutting down.
     #[error("collector is shutting down")]
     ShuttingDown,
@@ -103,18 +109,29 @@ impl<S: Signal> Consumer<S> {
             };
             permits.push(permit);
         }
+        // Run every pipeline's ingest processors before sending anything, so a
+        // refusal in one pipeline leaves no copy behind in another.
         let last = permits.len().saturating_sub(1);
         let mut batch = Some(batch);
-        for (i, (permit, input)) in permits.into_iter().zip(self.inputs.iter()).enumerate() {
+        let mut outs = Vec::with_capacity(permits.len());
+        for (i, input) in self.inputs.iter().enumerate() {
             let mut own = if i == last {
                 batch.take().unwrap_or_default()
             } else {
                 batch.clone().unwrap_or_default()
             };
             for p in &input.processors {
-                p.process(&mut own)
-                    .map_err(|e| ConsumeError::Permanent(e.to_string()))?;
+                p.process(&mut own).map_err(|e| match e {
+                    ProcessError::Refused(m) => ConsumeError::Refused {
+                        message: m,
+                        retry_after: RETRY_AFTER,
+                    },
+                    ProcessError::Permanent(m) => ConsumeError::Permanent(m),
+                })?;
             }
+            outs.push(own);
+        }
+        for (permit, own) in permits.into_iter().zip(outs) {
             if !own.is_empty() {
                 permit.send(own);
             }

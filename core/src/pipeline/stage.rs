@@ -12,10 +12,16 @@ use crate::otlp::Signal;
 /// A boxed future, for object-safe async interfaces.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A processor rejected a batch for good.
-#[derive(Debug, Error)]
-#[error("{0}")]
-pub struct ProcessError(pub String);
+/// A processor did not let a batch through.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProcessError {
+    /// Temporarily refused (e.g. memory limit): the sender should retry.
+    #[error("{0}")]
+    Refused(String),
+    /// Rejected for good.
+    #[error("{0}")]
+    Permanent(String),
+}
 
 /// A synchronous transformation over a batch, run in config order. May drop items,
 /// and then must count what it drops.

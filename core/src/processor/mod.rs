@@ -1,3 +1,4 @@
 //! Processors: transformations between receivers and exporters.
 
 pub mod batch;
+pub mod memory_limiter;

@@ -68,6 +68,26 @@ impl Health {
 pub struct BuildContext {
     pub telemetry: Registry,
     pub health: Arc<Health>,
+    /// State shared by all instances of one component ID (e.g. one memory limiter
+    /// across pipelines, as upstream).
+    shared: Arc<Mutex<BTreeMap<String, Arc<dyn std::any::Any + Send + Sync>>>>,
+}
+
+impl BuildContext {
+    /// Returns the state stored under `key`, creating it with `make` the first time.
+    pub fn shared<T: Send + Sync + 'static>(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> Result<Arc<T>, BuildError>,
+    ) -> Result<Arc<T>, BuildError> {
+        let mut map = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = map.get(key).and_then(|v| v.clone().downcast::<T>().ok()) {
+            return Ok(existing);
+        }
+        let made = make()?;
+        map.insert(key.to_string(), made.clone());
+        Ok(made)
+    }
 }
 
 /// Per-signal exporters and pipelines.

@@ -192,9 +192,11 @@ impl<S: Signal> tower_service::Service<Request<Bytes>> for ExportHandler<S> {
             match sink.accept(batch).await {
                 // An empty Export*ServiceResponse encodes to zero bytes.
                 Ok(()) => Ok(Response::new(Bytes::new())),
-                Err(e @ (ConsumeError::Full { .. } | ConsumeError::ShuttingDown)) => {
-                    Err(Status::unavailable(e.to_string()))
-                }
+                Err(
+                    e @ (ConsumeError::Full { .. }
+                    | ConsumeError::Refused { .. }
+                    | ConsumeError::ShuttingDown),
+                ) => Err(Status::unavailable(e.to_string())),
                 Err(e @ ConsumeError::Permanent(_)) => Err(Status::internal(e.to_string())),
             }
         })

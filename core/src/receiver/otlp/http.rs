@@ -183,6 +183,13 @@ impl Routes {
                 &e.to_string(),
                 Some(retry_after.as_secs().max(1)),
             ),
+            Err(e @ ConsumeError::Refused { retry_after, .. }) => error(
+                format,
+                503,
+                code::UNAVAILABLE,
+                &e.to_string(),
+                Some(retry_after.as_secs().max(1)),
+            ),
             Err(e @ ConsumeError::ShuttingDown) => {
                 error(format, 503, code::UNAVAILABLE, &e.to_string(), Some(1))
             }

@@ -35,6 +35,43 @@ fn parse_stat_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Busy and total clock ticks of one line of `/proc/stat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub busy: u64,
+    pub total: u64,
+}
+
+/// Busy/total ticks for the whole machine (index 0) and each core (index
+/// 1 + core number), from `/proc/stat`.
+pub fn system_cpu_times() -> Result<Vec<CpuTimes>> {
+    let text = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    Ok(parse_proc_stat(&text))
+}
+
+fn parse_proc_stat(text: &str) -> Vec<CpuTimes> {
+    text.lines()
+        .filter(|l| l.starts_with("cpu"))
+        .map(|l| {
+            // user nice system idle iowait irq softirq steal guest guest_nice;
+            // guest time is already part of user time.
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .skip(1)
+                .take(8)
+                .map(|x| x.parse().unwrap_or(0))
+                .collect();
+            let get = |i: usize| v.get(i).copied().unwrap_or(0);
+            let idle = get(3) + get(4);
+            let total: u64 = v.iter().sum();
+            CpuTimes {
+                busy: total - idle,
+                total,
+            }
+        })
+        .collect()
+}
+
 /// Clock ticks per second (USER_HZ); asks `getconf`, falls back to 100.
 pub fn clock_ticks_per_sec() -> u64 {
     std::process::Command::new("getconf")
@@ -57,6 +94,28 @@ mod tests {
         assert_eq!(parse_vmrss(status), Some(8123));
         let stat = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0";
         assert_eq!(parse_stat_ticks(stat), Some(325));
+    }
+
+    #[test]
+    fn parses_proc_stat() {
+        let text = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 60 0 20 400 20 0 0 0 0 0\ncpu1 40 0 30 400 30 0 0 0 0 0\nintr 1 2 3\n";
+        let t = parse_proc_stat(text);
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            t[0],
+            CpuTimes {
+                busy: 150,
+                total: 1000
+            }
+        );
+        assert_eq!(
+            t[2],
+            CpuTimes {
+                busy: 70,
+                total: 500
+            }
+        );
+        assert!(system_cpu_times().expect("read").len() >= 2);
     }
 
     #[test]

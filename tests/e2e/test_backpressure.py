@@ -13,7 +13,9 @@ from ternlib.otlp import PROTOBUF, grpc_channel, grpc_export, post_proto, trace_
 from ternlib.ports import free_port
 
 SPANS_PER_REQUEST = 3
-MAX_REQUESTS = 12
+# tern merges queued requests into one queue slot, so it takes more than queue_size+2
+# requests to fill it; the bound keeps the loop short either way.
+MAX_REQUESTS = 300
 
 
 def tiny_queue_config(sink, *, http=None, grpc_port=None):
@@ -110,3 +112,22 @@ def test_backend_errors_are_not_visible_to_client_with_default_queue(tern, sink,
     assert r.status_code == 200, (r.status_code, r.text)
     sink.wait_for_spans(4, timeout=20)
     assert len(sink.rejected) == 2
+
+
+def test_queue_size_counts_requests_like_upstream(tern, sink):
+    """Upstream's default sizer is `requests`: with queue_size 1, one consumer and a stuck
+    backend, one request is in flight, one waits in the queue, and the next is refused."""
+    http = free_port()
+    tern(tiny_queue_config(sink, http=http))
+    base = f"http://127.0.0.1:{http}"
+    sink.hold()
+    try:
+        assert post_proto(base, trace_request(SPANS_PER_REQUEST, prefix="inflight")).status_code == 200
+        sink.wait_until(lambda: sink.http_requests >= 1, 10, "the first request to be in flight")
+        statuses = [post_proto(base, trace_request(SPANS_PER_REQUEST, prefix=f"more{i}")).status_code
+                    for i in range(5)]
+    finally:
+        sink.release()
+    assert statuses[0] == 200, statuses
+    assert 503 in statuses[1:3], (f"with queue_size: 1 (sizer requests) the third request should be "
+                                  f"refused; statuses after the in-flight one: {statuses}")

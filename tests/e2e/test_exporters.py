@@ -91,10 +91,13 @@ def test_configured_headers_are_sent(tern, sink, exporter):
         assert r.headers.get("authorization") == "Bearer abc123", (r.signal, r.headers)
 
 
-@pytest.mark.parametrize("endpoint_form", ["host:port", "http://host:port"])
+@pytest.mark.parametrize("endpoint_form", ["host:port", "http://host:port", "http://host:port-no-tls-block"])
 def test_otlp_exporter_endpoint_forms(tern, sink, endpoint_form):
     ep = sink.grpc_endpoint if endpoint_form == "host:port" else f"http://{sink.grpc_endpoint}"
-    _, base = start(tern, sink, exporter="otlp", endpoint=ep)
+    extra = {"endpoint": ep}
+    if endpoint_form.endswith("no-tls-block"):
+        extra["tls"] = {}  # upstream: an http:// scheme alone means plaintext
+    _, base = start(tern, sink, exporter="otlp", **extra)
     send_all(base)
     sink.wait_for("traces", 2)
     sink.wait_for("metrics", 3)
@@ -180,3 +183,15 @@ def test_debug_exporter(tern, verbosity):
         time.sleep(0.1)
     out = new_output()
     assert seen(out), f"debug exporter ({verbosity}) output not found:\n{out[-3000:]}"
+
+
+def test_exporter_timeout_fails_slow_attempts(tern, sink):
+    """`timeout` bounds each attempt: a backend slower than it counts as a failed send."""
+    t, base = start(tern, sink, timeout="300ms", retry_on_failure={"enabled": False})
+    sink.delay = 1.5
+    assert post_proto(base, trace_request(3)).status_code == 200
+    text, samples = prom.wait_value(t.metrics_url, "otelcol_exporter_send_failed_spans", 3,
+                                    exporter="otlphttp", timeout=5)
+    assert prom.value(samples, "otelcol_exporter_send_failed_spans", exporter="otlphttp") == 3, text
+    assert prom.value(samples, "otelcol_exporter_sent_spans", exporter="otlphttp") in (0, None), text
+    sink.delay = 0

@@ -42,7 +42,7 @@ def test_protobuf_success_is_200_with_empty_protobuf_body(rx, sink, signal, make
     sink.wait_for(signal, n)
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"])
 def test_non_post_is_405(rx, sink, method):
     body = b"" if method in ("GET", "DELETE") else trace_request(1).SerializeToString()
     r = post(rx, "/v1/traces", body, method=method)
@@ -98,6 +98,33 @@ def test_undecodable_json_is_400_with_json_status(rx, sink, body):
 def test_unknown_path_is_404(rx, path):
     r = post(rx, path, trace_request(1).SerializeToString())
     assert r.status_code == 404, (path, r.status_code, r.text)
+    r = post(rx, path, b"", method="GET")
+    assert r.status_code == 404, ("GET", path, r.status_code, r.text)
+
+
+def test_chunked_request_body_accepted(rx, sink):
+    import requests
+    body = trace_request(4).SerializeToString()
+    chunks = (body[i:i + 100] for i in range(0, len(body), 100))  # a generator: sent chunked
+    r = requests.post(rx + "/v1/traces", data=chunks, headers={"Content-Type": PROTOBUF}, timeout=10)
+    assert r.status_code == 200, (r.status_code, r.text)
+    sink.wait_for("traces", 4)
+
+
+def test_custom_url_paths(tern, sink):
+    http = free_port()
+    tern(configs.simple(sink, http=http, http_extra={
+        "traces_url_path": "/custom/traces", "metrics_url_path": "custom/metrics",
+        "logs_url_path": "/custom/logs"}))
+    base = f"http://127.0.0.1:{http}"
+    assert post(base, "/custom/traces", trace_request(1).SerializeToString()).status_code == 200
+    # a path without a leading slash gets one prepended
+    assert post(base, "/custom/metrics", metrics_request(2).SerializeToString()).status_code == 200
+    assert post(base, "/custom/logs", logs_request(3).SerializeToString()).status_code == 200
+    assert post(base, "/v1/traces", trace_request(1).SerializeToString()).status_code == 404
+    sink.wait_for("traces", 1)
+    sink.wait_for("metrics", 2)
+    sink.wait_for("logs", 3)
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "zstd"])
@@ -129,12 +156,14 @@ def test_corrupt_gzip_body_is_400(rx, sink):
     assert sink.count("traces") == 0
 
 
-def test_empty_request_is_success_and_forwards_nothing(rx, sink):
-    r = post(rx, "/v1/traces", b"", content_type=PROTOBUF)
+@pytest.mark.parametrize("content_type,body,expected_body", [
+    (PROTOBUF, b"", b""),
+    (JSON, b"{}", b"{}"),
+], ids=["protobuf", "json"])
+def test_empty_request_is_success_and_forwards_nothing(rx, sink, content_type, body, expected_body):
+    r = post(rx, "/v1/logs", body, content_type=content_type)
     assert r.status_code == 200, (r.status_code, r.text)
-    r = post(rx, "/v1/logs", b"{}", content_type=JSON)
-    assert r.status_code == 200, (r.status_code, r.text)
-    assert r.json() == {}
+    assert r.content.strip() == expected_body, r.content
     # a real request afterwards is the only thing exported
     assert post_proto(rx, trace_request(1)).status_code == 200
     sink.wait_for("traces", 1)

@@ -72,17 +72,19 @@ def test_sigterm_stops_receivers_and_exits_quickly_when_idle(tern, sink):
 
 
 def test_sigterm_with_backend_down_still_exits(tern, make_sink):
-    """Backend unreachable: shutdown must not hang for the whole retry budget."""
+    """Backend unreachable: shutdown is bounded (tern's --shutdown-timeout, here 3s via
+    TERN_SHUTDOWN_TIMEOUT) and still exits 0; upstream interrupts retry waits at once."""
     sink = make_sink("down")
     http = free_port()
     cfg = configs.simple(sink, http=http, signals=("traces",), exporter_extra={
         "retry_on_failure": {"enabled": True, "initial_interval": "100ms",
                              "max_interval": "1s", "max_elapsed_time": "300s"}})
     sink.stop()  # nothing listens on its ports any more
-    t = tern(cfg)
+    t = tern(cfg, env={"TERN_SHUTDOWN_TIMEOUT": "3s"})
     assert post_proto(f"http://127.0.0.1:{http}", trace_request(2)).status_code == 200
     time.sleep(0.3)
     started = time.monotonic()
-    rc = t.terminate(timeout=30)
-    assert time.monotonic() - started < 25
-    assert rc == 0, f"exit code {rc}\n{t.stderr()[-3000:]}"
+    rc = t.terminate(timeout=40)
+    took = time.monotonic() - started
+    assert rc == 0, f"exit code {rc} after {took:.1f}s\n{t.stderr()[-3000:]}"
+    assert took < 10, f"shutdown with the backend down took {took:.1f}s"

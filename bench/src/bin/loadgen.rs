@@ -31,6 +31,9 @@ use tern_bench::{gen, procfs};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Endpoint;
 
+/// Share of one core used by other processes above which a run is flagged.
+const DISTURBED_SHARE: f64 = 0.05;
+
 const TRACE_EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 #[derive(Parser, Debug)]
@@ -59,6 +62,18 @@ enum Cmd {
     Measure(MeasureArgs),
     /// Render a JSON-lines result file as a markdown report.
     Report(ReportArgs),
+    /// Wait until the machine is idle (other work would disturb results).
+    Quiet(QuietArgs),
+}
+
+#[derive(Args, Debug)]
+struct QuietArgs {
+    /// Idle means at most this share of all cores busy over one second.
+    #[arg(long, default_value_t = 5.0)]
+    max_busy_pct: f64,
+    /// Give up (with a warning, exit 0) after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -139,6 +154,10 @@ struct ReadyArgs {
     /// File that receives the child's stdout and stderr (appended).
     #[arg(long)]
     log: Option<PathBuf>,
+    /// Start the command pinned to this CPU core (inherited affinity, no
+    /// extra exec); this poller keeps its own affinity.
+    #[arg(long)]
+    core: Option<usize>,
     /// Command to spawn, with its arguments (must come last).
     #[arg(long, required = true, num_args = 1.., allow_hyphen_values = true)]
     exec: Vec<String>,
@@ -213,6 +232,7 @@ fn main() -> Result<()> {
             println!("{out}");
             Ok(())
         }
+        Some(Cmd::Quiet(a)) => quiet_cmd(a),
         Some(Cmd::Report(a)) => {
             print!("{}", report(&a.file)?);
             Ok(())
@@ -887,6 +907,25 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// Spawns `command`; with `core`, the child starts with only that core in
+/// its affinity mask: the mask of this thread is switched around the spawn
+/// (a new process inherits the mask of the thread that forked it).
+fn spawn_on_core(command: &mut Command, core: Option<usize>) -> Result<Child> {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let Some(core) = core else {
+        return Ok(command.spawn()?);
+    };
+    let me = Pid::from_raw(0);
+    let saved = sched_getaffinity(me).context("sched_getaffinity")?;
+    let mut only = CpuSet::new();
+    only.set(core).context("bad --core")?;
+    sched_setaffinity(me, &only).with_context(|| format!("pinning to core {core}"))?;
+    let spawned = command.spawn();
+    sched_setaffinity(me, &saved).context("restoring affinity")?;
+    Ok(spawned?)
+}
+
 fn ready_cmd(args: ReadyArgs) -> Result<()> {
     let mut probe = ReadyProbe::new(&args.readiness)?;
     let timeout = Duration::from_secs_f64(args.readiness.timeout);
@@ -915,13 +954,14 @@ fn ready_cmd(args: ReadyArgs) -> Result<()> {
             }
             None => (Stdio::null(), Stdio::null()),
         };
-        let t0 = Instant::now();
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(rest)
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err)
-            .spawn()
+            .stderr(err);
+        let t0 = Instant::now();
+        let mut child = spawn_on_core(&mut command, args.core)
             .with_context(|| format!("spawning {program}"))?;
         let ready_at = loop {
             if probe.poll() {
@@ -973,6 +1013,41 @@ fn wait_cmd(args: WaitArgs) -> Result<()> {
             bail!("not ready after {timeout:?}");
         }
         std::thread::sleep(POLL_SLEEP);
+    }
+}
+
+fn quiet_cmd(a: QuietArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let mut warned = false;
+    loop {
+        let s0 = procfs::system_cpu_times()?;
+        std::thread::sleep(Duration::from_secs(1));
+        let s1 = procfs::system_cpu_times()?;
+        let busy_pct = match (s0.first(), s1.first()) {
+            (Some(x), Some(y)) => {
+                let total = y.total.saturating_sub(x.total).max(1) as f64;
+                y.busy.saturating_sub(x.busy) as f64 * 100.0 / total
+            }
+            _ => 0.0,
+        };
+        if busy_pct <= a.max_busy_pct {
+            println!("{busy_pct:.1}");
+            return Ok(());
+        }
+        if t0.elapsed().as_secs_f64() > a.timeout {
+            eprintln!(
+                "WARNING: machine still {busy_pct:.0}% busy after {:.0} s; measuring anyway, results may be disturbed",
+                a.timeout
+            );
+            println!("{busy_pct:.1}");
+            return Ok(());
+        }
+        if !warned {
+            eprintln!(
+                "machine is {busy_pct:.0}% busy (other processes); waiting for it to go idle"
+            );
+            warned = true;
+        }
     }
 }
 
@@ -1053,6 +1128,7 @@ async fn measure(a: MeasureArgs) -> Result<Value> {
     let cpu0 = procfs::cpu_ticks(a.pid)?;
     let sink_cpu0 = a.sink_pid.map(procfs::cpu_ticks).transpose()?;
     let self_cpu0 = procfs::cpu_ticks(self_pid)?;
+    let sys0 = procfs::system_cpu_times()?;
     let sampler = RssSampler::start(a.pid);
     let t_start = Instant::now();
 
@@ -1087,6 +1163,7 @@ async fn measure(a: MeasureArgs) -> Result<Value> {
     let cpu1 = procfs::cpu_ticks(a.pid)?;
     let sink_cpu1 = a.sink_pid.map(procfs::cpu_ticks).transpose()?;
     let self_cpu1 = procfs::cpu_ticks(self_pid)?;
+    let sys1 = procfs::system_cpu_times()?;
 
     let delivered = after.spans - before.spans;
     let lost = load.spans_ok as i64 - delivered as i64;
@@ -1096,6 +1173,46 @@ async fn measure(a: MeasureArgs) -> Result<Value> {
         .as_secs_f64();
     let cpu_s = (cpu1 - cpu0) as f64 / hz;
     let wall = t_start.elapsed().as_secs_f64();
+    // Busy share of each core over the run, and CPU time used by anything
+    // other than the collector, the sink and this process (interference).
+    let core_busy: Vec<f64> = sys0
+        .iter()
+        .zip(&sys1)
+        .skip(1)
+        .map(|(a, b)| {
+            let total = b.total.saturating_sub(a.total).max(1) as f64;
+            (b.busy.saturating_sub(a.busy) as f64 / total * 1000.0).round() / 10.0
+        })
+        .collect();
+    let ours = (cpu1 - cpu0)
+        + (self_cpu1 - self_cpu0)
+        + match (sink_cpu0, sink_cpu1) {
+            (Some(x), Some(y)) if a.sink_pid != Some(a.pid) => y - x,
+            _ => 0,
+        };
+    let machine_busy = match (sys0.first(), sys1.first()) {
+        (Some(x), Some(y)) => y.busy.saturating_sub(x.busy),
+        _ => 0,
+    };
+    let other_cpu_s = machine_busy.saturating_sub(ours) as f64 / hz;
+    if other_cpu_s > DISTURBED_SHARE * wall {
+        eprintln!(
+            "WARNING: other processes used {other_cpu_s:.2} CPU-s during this {wall:.1} s run; results are disturbed"
+        );
+    }
+    eprintln!(
+        "{} {:?}: accepted {} spans ({:.0}/s), delivered {} ({:.0}/s), lost {lost}, refused {}, errors {}, CPU {cpu_s:.2} s, peak RSS {:.1} MiB{}",
+        a.label,
+        load.protocol,
+        load.spans_ok,
+        load.spans_per_sec,
+        delivered,
+        delivered as f64 / deliver_window,
+        load.refused,
+        load.errors,
+        peak_rss as f64 / 1024.0,
+        if lost != 0 { "  <<<<< SPANS LOST" } else { "" },
+    );
     Ok(json!({
         "type": "load",
         "label": a.label,
@@ -1114,6 +1231,8 @@ async fn measure(a: MeasureArgs) -> Result<Value> {
         },
         "loadgen_cpu_s": (self_cpu1 - self_cpu0) as f64 / hz,
         "wall_s": wall,
+        "core_busy_pct": core_busy,
+        "other_cpu_s": other_cpu_s,
     }))
 }
 
@@ -1172,6 +1291,7 @@ struct Row {
     idle_mib: Option<f64>,
     ready_ms: Option<f64>,
     lost: Option<f64>,
+    disturbed: bool,
 }
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -1221,6 +1341,10 @@ fn report(path: &PathBuf) -> Result<String> {
             idle_mib: idle_of(&label),
             ready_ms: ready_of(&label),
             lost: f(v, &["lost_spans"]),
+            disturbed: match (f(v, &["other_cpu_s"]), f(v, &["wall_s"])) {
+                (Some(o), Some(w)) => o > DISTURBED_SHARE * w,
+                _ => false,
+            },
             label,
         });
     }
@@ -1246,8 +1370,9 @@ fn report(path: &PathBuf) -> Result<String> {
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     let fmt_row = |r: &Row| {
         format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.label,
+            if r.disturbed { " ⚠" } else { "" },
             r.protocol,
             fmt_num(r.accepted, 0),
             fmt_num(r.delivered, 0),
@@ -1284,12 +1409,12 @@ fn report(path: &PathBuf) -> Result<String> {
     }
 
     out.push_str("\n## Details\n\n");
-    out.push_str("| collector | protocol | requests ok | refused | errors | p50 ms | p99 ms | drain ms | collector CPU s | sink CPU s | loadgen CPU s | wall s | first error |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    out.push_str("| collector | protocol | requests ok | refused | errors | p50 ms | p99 ms | drain ms | collector CPU s | sink CPU s | loadgen CPU s | other CPU s | core busy % | wall s | first error |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|\n");
     for v in of_type("load") {
         let load = v.get("load").cloned().unwrap_or(Value::Null);
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             s(v, "label"),
             s(&load, "protocol"),
             fmt_num(f(&load, &["requests_ok"]), 0),
@@ -1301,6 +1426,15 @@ fn report(path: &PathBuf) -> Result<String> {
             fmt_num(f(v, &["cpu_s"]), 2),
             fmt_num(f(v, &["sink_cpu_s"]), 2),
             fmt_num(f(v, &["loadgen_cpu_s"]), 2),
+            fmt_num(f(v, &["other_cpu_s"]), 2),
+            v.get("core_busy_pct")
+                .and_then(Value::as_array)
+                .map(|a| a
+                    .iter()
+                    .map(|x| fmt_num(x.as_f64(), 0))
+                    .collect::<Vec<_>>()
+                    .join(" / "))
+                .unwrap_or_default(),
             fmt_num(f(v, &["wall_s"]), 1),
             s(&load, "first_error").replace('|', "/"),
         ));
@@ -1313,6 +1447,11 @@ fn report(path: &PathBuf) -> Result<String> {
         ));
     }
 
+    if rows.iter().any(|r| r.disturbed) {
+        out.push_str(
+            "\n⚠ = other processes used more than 5% of a core during that run (see *other CPU s*); its numbers are disturbed.\n",
+        );
+    }
     let lossy: Vec<&Row> = rows
         .iter()
         .filter(|r| r.lost.is_some_and(|l| l != 0.0))
@@ -1355,6 +1494,21 @@ mod tests {
         let t = HttpTarget::parse("http://127.0.0.1:9/custom", Compression::Gzip)?;
         assert_eq!(t.path, "/custom");
         assert!(t.gzip);
+        Ok(())
+    }
+
+    #[test]
+    fn spawn_on_core_pins_only_the_child() -> Result<()> {
+        use nix::sched::sched_getaffinity;
+        use nix::unistd::Pid;
+        let before = sched_getaffinity(Pid::from_raw(0))?;
+        let mut cmd = Command::new("grep");
+        cmd.args(["Cpus_allowed_list", "/proc/self/status"])
+            .stdout(Stdio::piped());
+        let out = spawn_on_core(&mut cmd, Some(0))?.wait_with_output()?;
+        let text = String::from_utf8(out.stdout)?;
+        assert_eq!(text.split_whitespace().last(), Some("0"), "{text}");
+        assert_eq!(sched_getaffinity(Pid::from_raw(0))?, before);
         Ok(())
     }
 

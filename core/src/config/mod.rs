@@ -346,6 +346,25 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
         ));
     }
 
+    // IDs present in the config, valid or not: a component with an invalid body
+    // already has its own error and is not "not configured" as well.
+    let declared = |name: &str| -> std::collections::BTreeSet<ComponentId> {
+        match root_map.get(name) {
+            Some(Value::Mapping(m)) => m
+                .keys()
+                .filter_map(|k| k.as_str())
+                .filter_map(|k| ComponentId::parse(k).ok())
+                .collect(),
+            _ => Default::default(),
+        }
+    };
+    let (declared_receivers, declared_processors, declared_exporters, declared_extensions) = (
+        declared("receivers"),
+        declared("processors"),
+        declared("exporters"),
+        declared("extensions"),
+    );
+
     let service = section("service", &mut issues);
     for k in service.keys() {
         let key = k.as_str().unwrap_or("");
@@ -371,6 +390,7 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
                 };
                 match ComponentId::parse(s) {
                     Ok(id) if extensions.contains_key(&id) => service_extensions.push(id),
+                    Ok(id) if declared_extensions.contains(&id) => {}
                     Ok(id) => issues.push(ConfigIssue::new(
                         "service::extensions",
                         format!("references extension \"{id}\" which is not configured"),
@@ -482,6 +502,7 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
                 }
                 for r in &recv {
                     match receivers.get(r) {
+                        None if declared_receivers.contains(r) => {}
                         None => issues.push(ConfigIssue::new(
                             &path,
                             format!("references receiver \"{r}\" which is not configured"),
@@ -506,6 +527,7 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
                     }
                     seen.push(p);
                     match processors.get(p) {
+                        None if declared_processors.contains(p) => {}
                         None => issues.push(ConfigIssue::new(
                             &path,
                             format!("references processor \"{p}\" which is not configured"),
@@ -528,6 +550,7 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
                 }
                 for e in &exps {
                     match exporters.get(e) {
+                        None if declared_exporters.contains(e) => {}
                         None => issues.push(ConfigIssue::new(
                             &path,
                             format!("references exporter \"{e}\" which is not configured"),

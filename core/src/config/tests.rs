@@ -229,3 +229,10 @@ fn component_ids() {
     assert!(ComponentId::parse("ot-lp").is_err());
     assert!(ComponentId::parse("otlp/has space").is_err());
 }
+
+#[test]
+fn an_invalid_component_is_not_also_not_configured() {
+    let e = errors("receivers: {otlp: {protocols: {http: {bogus: 1}}}}\nexporters: {debug: {}}\nservice: {pipelines: {traces: {receivers: [otlp], exporters: [debug]}, logs: {receivers: [otlp], exporters: [debug]}}}");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("receivers::otlp::protocols::http::bogus"));
+}

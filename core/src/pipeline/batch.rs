@@ -8,12 +8,15 @@
 use bytes::{Bytes, BytesMut};
 use prost::Message;
 
+use super::ack::Ack;
 use crate::otlp::{scan, ScanError, Signal};
 
 /// Encoded or decoded OTLP data of one signal, with its item count.
 pub struct Batch<S: Signal> {
     repr: Repr<S::Request>,
     items: usize,
+    /// Tokens of the persisted records this batch carries (empty without storage).
+    acks: Vec<Ack>,
 }
 
 enum Repr<R> {
@@ -37,6 +40,7 @@ impl<S: Signal> Clone for Batch<S> {
         Batch {
             repr,
             items: self.items,
+            acks: self.acks.clone(),
         }
     }
 }
@@ -59,6 +63,7 @@ impl<S: Signal> Default for Batch<S> {
                 len: 0,
             },
             items: 0,
+            acks: Vec::new(),
         }
     }
 }
@@ -76,6 +81,7 @@ impl<S: Signal> Batch<S> {
         Ok(Batch {
             repr: Repr::Encoded { parts, len },
             items,
+            acks: Vec::new(),
         })
     }
 
@@ -84,6 +90,7 @@ impl<S: Signal> Batch<S> {
         Batch {
             repr: Repr::Decoded(req),
             items,
+            acks: Vec::new(),
         }
     }
 
@@ -105,8 +112,9 @@ impl<S: Signal> Batch<S> {
     }
 
     /// Appends `other` (items keep their order).
-    pub fn append(&mut self, other: Batch<S>) {
+    pub fn append(&mut self, mut other: Batch<S>) {
         self.items += other.items;
+        self.acks.append(&mut other.acks);
         match (&mut self.repr, other.repr) {
             (
                 Repr::Encoded { parts, len },
@@ -187,19 +195,46 @@ impl<S: Signal> Batch<S> {
         }
     }
 
-    /// Splits into batches of at most `max` items, keeping order. Encoded data is
-    /// split at request and resource-entry boundaries without decoding whenever
+    /// Attaches the token of a persisted record.
+    pub fn add_ack(&mut self, ack: Ack) {
+        self.acks.push(ack);
+    }
+
+    /// Removes and returns the tokens (an exporter holds them until it is done).
+    pub fn take_acks(&mut self) -> Vec<Ack> {
+        std::mem::take(&mut self.acks)
+    }
+
+    /// Keeps every record of this batch in storage for replay.
+    pub fn abandon_acks(&mut self) {
+        for a in self.acks.drain(..) {
+            a.abandon();
+        }
+    }
+
+    /// Splits into batches of at most `max` items, keeping order. Every piece keeps
+    /// the tokens of the whole, so a record completes when all pieces are done.
+    /// Encoded data is split at request and resource-entry boundaries without decoding whenever
     /// those boundaries allow it.
     pub fn split(self, max: usize) -> Vec<Batch<S>> {
         if max == 0 || self.items <= max {
             return vec![self];
         }
+        let acks = self.acks;
+        let with_acks = |mut pieces: Vec<Batch<S>>| {
+            for p in &mut pieces {
+                p.acks = acks.clone();
+            }
+            pieces
+        };
         let parts = match self.repr {
             Repr::Decoded(r) => {
-                return S::split(r, max)
-                    .into_iter()
-                    .map(Batch::from_request)
-                    .collect()
+                return with_acks(
+                    S::split(r, max)
+                        .into_iter()
+                        .map(Batch::from_request)
+                        .collect(),
+                );
             }
             Repr::Encoded { parts, .. } => parts,
         };
@@ -234,7 +269,7 @@ impl<S: Signal> Batch<S> {
         if !cur.is_empty() {
             out.push(cur);
         }
-        out
+        with_acks(out)
     }
 }
 

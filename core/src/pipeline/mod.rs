@@ -2,6 +2,7 @@
 //! all-or-nothing admission ([`Consumer`]), the pipeline task that runs batching
 //! and fans out to exporters, and flush acknowledgements.
 
+pub mod ack;
 pub mod batch;
 pub mod batcher;
 pub mod stage;

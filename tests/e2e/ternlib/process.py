@@ -95,11 +95,13 @@ class TernProcess:
 
     # ---- output -------------------------------------------------------------------------
     def stderr(self) -> str:
-        self._err.flush()
+        if not self._err.closed:
+            self._err.flush()
         return self.stderr_path.read_text(errors="replace")
 
     def stdout(self) -> str:
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.stdout_path.read_text(errors="replace")
 
     def describe(self) -> str:

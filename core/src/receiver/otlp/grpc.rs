@@ -167,7 +167,16 @@ async fn unary<S: Signal>(
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(max);
-    grpc.unary(ExportHandler { sink }, req).await
+    let mut resp = grpc.unary(ExportHandler { sink }, req).await;
+    // tonic reports a message over the size limit as OUT_OF_RANGE; grpc-go (and so
+    // OTLP clients and the upstream collector) use RESOURCE_EXHAUSTED. Tern's own
+    // handler never answers OUT_OF_RANGE, so the code alone identifies the case.
+    let out_of_range = http::HeaderValue::from_static("11");
+    if resp.headers().get("grpc-status") == Some(&out_of_range) {
+        resp.headers_mut()
+            .insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    resp
 }
 
 struct ExportHandler<S: Signal> {

@@ -235,19 +235,59 @@ pub struct ExporterSettings {
     pub retry: RetrySettings,
 }
 
-struct Shared<S: Signal, C: ExportClient<S>> {
-    id: String,
-    client: C,
-    settings: ExporterSettings,
+/// Counters shared by a queue, its consumers and the slots reserved in it.
+struct QueueState {
     metrics: ExporterMetrics,
     /// Batches enqueued and not yet finished (exported or given up).
     pending_batches: AtomicUsize,
     pending_items: AtomicU64,
     idle: Notify,
+}
+
+impl QueueState {
+    fn started(&self, items: u64) {
+        self.pending_batches.fetch_add(1, Ordering::AcqRel);
+        self.pending_items.fetch_add(items, Ordering::AcqRel);
+        self.metrics.queue_size.add(1);
+    }
+
+    fn finish(&self, items: u64) {
+        self.pending_items.fetch_sub(items, Ordering::AcqRel);
+        if self.pending_batches.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+struct Shared<S: Signal, C: ExportClient<S>> {
+    id: String,
+    client: C,
+    settings: ExporterSettings,
+    state: Arc<QueueState>,
     /// Set at the shutdown deadline: stop retrying, give up on what is left.
     abandon: AtomicBool,
     abandon_notify: Notify,
     _signal: std::marker::PhantomData<fn() -> S>,
+}
+
+/// Room reserved in an exporter queue; sending cannot fail.
+pub struct Slot<S: Signal> {
+    permit: mpsc::OwnedPermit<Batch<S>>,
+    state: Arc<QueueState>,
+}
+
+impl<S: Signal> Slot<S> {
+    pub fn send(self, batch: Batch<S>) {
+        self.state.started(batch.items() as u64);
+        self.permit.send(batch);
+    }
+}
+
+/// Why no room could be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReserveError {
+    Full,
+    Closed,
 }
 
 /// A bounded sending queue with retrying consumers in front of an [`ExportClient`].
@@ -270,14 +310,17 @@ impl<S: Signal, C: ExportClient<S>> QueuedExporter<S, C> {
         };
         metrics.queue_capacity.set(capacity as i64);
         let (tx, rx) = mpsc::channel::<Batch<S>>(capacity);
-        let shared = Arc::new(Shared {
-            id: settings.id.clone(),
-            client,
-            settings,
+        let state = Arc::new(QueueState {
             metrics,
             pending_batches: AtomicUsize::new(0),
             pending_items: AtomicU64::new(0),
             idle: Notify::new(),
+        });
+        let shared = Arc::new(Shared {
+            id: settings.id.clone(),
+            client,
+            settings,
+            state,
             abandon: AtomicBool::new(false),
             abandon_notify: Notify::new(),
             _signal: std::marker::PhantomData,
@@ -301,15 +344,16 @@ impl<S: Signal, C: ExportClient<S>> QueuedExporter<S, C> {
     }
 
     async fn wait_idle(&self, deadline: Instant) -> DrainOutcome {
+        let state = &self.shared.state;
         loop {
-            let notified = self.shared.idle.notified();
-            if self.shared.pending_batches.load(Ordering::Acquire) == 0 {
+            let notified = state.idle.notified();
+            if state.pending_batches.load(Ordering::Acquire) == 0 {
                 return DrainOutcome::default();
             }
             let now = Instant::now();
             if now >= deadline {
                 return DrainOutcome {
-                    unsent_items: self.shared.pending_items.load(Ordering::Acquire),
+                    unsent_items: state.pending_items.load(Ordering::Acquire),
                 };
             }
             let _ = tokio::time::timeout(deadline - now, notified).await;
@@ -322,30 +366,54 @@ impl<S: Signal, C: ExportClient<S>> ExportQueue<S> for QueuedExporter<S, C> {
         &self.shared.id
     }
 
-    fn enqueue(&self, batch: Batch<S>) -> BoxFuture<'_, Result<(), Batch<S>>> {
+    fn enqueue(&self, mut batch: Batch<S>) -> BoxFuture<'_, Result<(), Batch<S>>> {
         Box::pin(async move {
-            let Some(tx) = self.sender() else {
-                self.shared
-                    .metrics
-                    .enqueue_failed
-                    .inc_by(batch.items() as u64);
-                return Err(batch);
-            };
             let items = batch.items() as u64;
-            self.shared.pending_batches.fetch_add(1, Ordering::AcqRel);
-            self.shared.pending_items.fetch_add(items, Ordering::AcqRel);
-            match tx.send(batch).await {
-                Ok(()) => {
-                    self.shared.metrics.queue_size.add(1);
+            let permit = match self.sender() {
+                Some(tx) => tx.reserve_owned().await.ok(),
+                None => None,
+            };
+            match permit {
+                Some(permit) => {
+                    Slot {
+                        permit,
+                        state: self.shared.state.clone(),
+                    }
+                    .send(batch);
                     Ok(())
                 }
-                Err(mpsc::error::SendError(batch)) => {
-                    finish(&self.shared, items);
-                    self.shared.metrics.enqueue_failed.inc_by(items);
+                None => {
+                    self.shared.state.metrics.enqueue_failed.inc_by(items);
+                    batch.abandon_acks();
                     Err(batch)
                 }
             }
         })
+    }
+
+    fn reserve(&self, wait: Duration) -> BoxFuture<'_, Result<Slot<S>, ReserveError>> {
+        Box::pin(async move {
+            let tx = self.sender().ok_or(ReserveError::Closed)?;
+            let permit = match tx.clone().try_reserve_owned() {
+                Ok(p) => p,
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(ReserveError::Closed),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    match tokio::time::timeout(wait, tx.reserve_owned()).await {
+                        Ok(Ok(p)) => p,
+                        Ok(Err(_)) => return Err(ReserveError::Closed),
+                        Err(_) => return Err(ReserveError::Full),
+                    }
+                }
+            };
+            Ok(Slot {
+                permit,
+                state: self.shared.state.clone(),
+            })
+        })
+    }
+
+    fn count_enqueue_failed(&self, items: u64) {
+        self.shared.state.metrics.enqueue_failed.inc_by(items);
     }
 
     fn drain(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome> {
@@ -373,17 +441,10 @@ impl<S: Signal, C: ExportClient<S>> ExportQueue<S> for QueuedExporter<S, C> {
             }
             if outcome.unsent_items > 0 {
                 tracing::error!(exporter = %self.shared.id, dropped_items = outcome.unsent_items,
-                    "Shutdown deadline passed; data could not be sent and is dropped.");
+                    "Shutdown deadline passed; data could not be sent (persisted data is kept for the next start).");
             }
             outcome
         })
-    }
-}
-
-fn finish<S: Signal, C: ExportClient<S>>(shared: &Shared<S, C>, items: u64) {
-    shared.pending_items.fetch_sub(items, Ordering::AcqRel);
-    if shared.pending_batches.fetch_sub(1, Ordering::AcqRel) == 1 {
-        shared.idle.notify_waiters();
     }
 }
 
@@ -391,6 +452,7 @@ async fn consume<S: Signal, C: ExportClient<S>>(
     shared: Arc<Shared<S, C>>,
     rx: Arc<Mutex<mpsc::Receiver<Batch<S>>>>,
 ) {
+    let state = shared.state.clone();
     loop {
         let next = {
             let mut guard = rx.lock().await;
@@ -400,30 +462,43 @@ async fn consume<S: Signal, C: ExportClient<S>>(
                 guard.recv().await
             }
         };
-        let Some(batch) = next else { return };
-        shared.metrics.queue_size.add(-1);
+        let Some(mut batch) = next else { return };
+        state.metrics.queue_size.add(-1);
         let items = batch.items() as u64;
         if shared.abandon.load(Ordering::Acquire) {
-            shared.metrics.send_failed.inc_by(items);
-            finish(&shared, items);
+            state.metrics.send_failed.inc_by(items);
+            batch.abandon_acks();
+            state.finish(items);
             continue;
         }
-        shared.metrics.in_flight.add(1);
-        export_with_retry(&shared, batch).await;
-        shared.metrics.in_flight.add(-1);
-        finish(&shared, items);
+        state.metrics.in_flight.add(1);
+        let acks = batch.take_acks();
+        let delivered_or_dropped = export_with_retry(&shared, batch).await;
+        if !delivered_or_dropped {
+            for a in &acks {
+                a.abandon();
+            }
+        }
+        drop(acks);
+        state.metrics.in_flight.add(-1);
+        state.finish(items);
     }
 }
 
-async fn export_with_retry<S: Signal, C: ExportClient<S>>(shared: &Shared<S, C>, batch: Batch<S>) {
+/// Returns false when the export was abandoned at the shutdown deadline (the data
+/// stays in persistent storage, if any), true when it was sent or dropped for good.
+async fn export_with_retry<S: Signal, C: ExportClient<S>>(
+    shared: &Shared<S, C>,
+    batch: Batch<S>,
+) -> bool {
     let items = batch.items() as u64;
     let id = &shared.id;
     let req = match shared.client.encode(batch) {
         Ok(r) => r,
         Err(e) => {
-            shared.metrics.send_failed.inc_by(items);
+            shared.state.metrics.send_failed.inc_by(items);
             tracing::error!(exporter = %id, dropped_items = items, error = %e, "Exporting failed. Dropping data.");
-            return;
+            return true;
         }
     };
     let retry = &shared.settings.retry;
@@ -444,25 +519,25 @@ async fn export_with_retry<S: Signal, C: ExportClient<S>>(shared: &Shared<S, C>,
         };
         let err = match result {
             Ok(()) => {
-                shared.metrics.sent.inc_by(items);
-                return;
+                shared.state.metrics.sent.inc_by(items);
+                return true;
             }
             Err(e) => e,
         };
         let retry_after = match &err {
             ExportError::Permanent { .. } => {
-                shared.metrics.send_failed.inc_by(items);
+                shared.state.metrics.send_failed.inc_by(items);
                 tracing::error!(exporter = %id, dropped_items = items, error = %err,
                     "Exporting failed. The error is not retryable. Dropping data.");
-                return;
+                return true;
             }
             ExportError::Retryable { retry_after, .. } => *retry_after,
         };
         if !retry.enabled {
-            shared.metrics.send_failed.inc_by(items);
+            shared.state.metrics.send_failed.inc_by(items);
             tracing::error!(exporter = %id, dropped_items = items, error = %err,
                 "Exporting failed. Retries are disabled. Dropping data.");
-            return;
+            return true;
         }
         let mut delay = backoff.next_delay();
         if let Some(ra) = retry_after {
@@ -470,23 +545,23 @@ async fn export_with_retry<S: Signal, C: ExportClient<S>>(shared: &Shared<S, C>,
         }
         let max_elapsed = retry.max_elapsed_time.0;
         if !max_elapsed.is_zero() && started.elapsed() + delay > max_elapsed {
-            shared.metrics.send_failed.inc_by(items);
+            shared.state.metrics.send_failed.inc_by(items);
             tracing::error!(exporter = %id, dropped_items = items, error = %err,
                 "Exporting failed. No more retries left. Dropping data.");
-            return;
+            return true;
         }
         tracing::warn!(exporter = %id, interval = ?delay, error = %err,
             "Exporting failed. Will retry the request after interval.");
         let abandoned = shared.abandon_notify.notified();
         if shared.abandon.load(Ordering::Acquire) {
-            shared.metrics.send_failed.inc_by(items);
-            return;
+            shared.state.metrics.send_failed.inc_by(items);
+            return false;
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = abandoned => {
-                shared.metrics.send_failed.inc_by(items);
-                return;
+                shared.state.metrics.send_failed.inc_by(items);
+                return false;
             }
         }
     }
@@ -599,6 +674,40 @@ mod tests {
         q.drain(Instant::now() + Duration::from_secs(5)).await;
         assert_eq!(metrics.send_failed.get(), 5);
         assert_eq!(metrics.sent.get(), 6);
+    }
+
+    #[tokio::test]
+    async fn reserve_refuses_when_the_queue_is_full() {
+        let client = Arc::new(Flaky {
+            failures_left: AtomicU32::new(u32::MAX),
+            permanent: false,
+            sent: AtomicU64::new(0),
+        });
+        let reg = Registry::default();
+        let metrics = ExporterMetrics::new(&reg, "test", crate::otlp::SignalKind::Traces);
+        let mut s = settings();
+        s.queue = QueueSettings {
+            num_consumers: 1,
+            queue_size: 1,
+            ..Default::default()
+        };
+        let q = QueuedExporter::start(s, client, metrics.clone());
+        // One batch in flight (retrying), one queued, then the queue is full.
+        q.reserve(Duration::from_millis(10))
+            .await
+            .unwrap()
+            .send(batch(1));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        q.reserve(Duration::from_millis(10))
+            .await
+            .unwrap()
+            .send(batch(1));
+        assert_eq!(
+            q.reserve(Duration::from_millis(10)).await.err(),
+            Some(ReserveError::Full)
+        );
+        assert_eq!(metrics.queue_size.get(), 1);
+        assert_eq!(metrics.in_flight.get(), 1);
     }
 
     #[test]

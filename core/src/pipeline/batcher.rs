@@ -42,12 +42,29 @@ pub struct PipelineParts<S: Signal> {
 
 /// Starts the pipeline task. Returns the input (for receivers) and the handle.
 pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, PipelineHandle) {
+    if parts.batcher.is_none() && parts.after_batch.is_empty() {
+        // Nothing to do between admission and the exporters' queues: no task.
+        let route = super::Route::Direct(parts.exporters);
+        let input = Arc::new(PipelineInput {
+            name: parts.name.clone(),
+            processors: parts.ingest,
+            route,
+        });
+        return (
+            input,
+            PipelineHandle {
+                name: parts.name,
+                control: None,
+                task: None,
+            },
+        );
+    }
     let (tx, rx) = mpsc::channel(parts.channel_capacity.max(1));
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
     let input = Arc::new(PipelineInput {
         name: parts.name.clone(),
         processors: parts.ingest,
-        tx,
+        route: super::Route::Task(tx),
     });
     let task = PipelineTask {
         name: parts.name.clone(),
@@ -64,8 +81,8 @@ pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, Pipe
         input,
         PipelineHandle {
             name: parts.name,
-            control: ctl_tx,
-            task: handle,
+            control: Some(ctl_tx),
+            task: Some(handle),
         },
     )
 }
@@ -264,6 +281,17 @@ mod tests {
                 Ok(())
             })
         }
+        fn reserve(
+            &self,
+            _: Duration,
+        ) -> BoxFuture<
+            '_,
+            Result<crate::exporter::helper::Slot<Traces>, crate::exporter::helper::ReserveError>,
+        > {
+            // Only the batching route (through the task) is tested here.
+            Box::pin(async { Err(crate::exporter::helper::ReserveError::Closed) })
+        }
+        fn count_enqueue_failed(&self, _: u64) {}
         fn drain(&self, _: std::time::Instant) -> BoxFuture<'_, DrainOutcome> {
             Box::pin(async { DrainOutcome::default() })
         }
@@ -352,7 +380,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn full_pipeline_refuses_instead_of_dropping_and_shutdown_delivers_the_backlog() {
         let rec = Arc::new(Recorder::new(true));
-        let (consumer, handle, _reg) = pipeline(rec.clone(), None, 2);
+        let no_wait = BatchSettings {
+            send_batch_size: 1,
+            send_batch_max_size: 0,
+            timeout: Duration::from_millis(200),
+        };
+        let (consumer, handle, _reg) = pipeline(rec.clone(), Some(no_wait), 2);
         // One batch is stuck at the exporter, two fill the channel, the next is refused.
         let mut accepted = 0;
         let mut refused = 0;
@@ -370,8 +403,9 @@ mod tests {
         assert_eq!(accepted, 3);
         assert_eq!(refused, 3);
         rec.gate.add_permits(100);
-        drop(handle.control);
-        handle.task.await.unwrap();
+        handle
+            .stop(std::time::Instant::now() + Duration::from_secs(5))
+            .await;
         assert_eq!(
             rec.sizes.lock().unwrap().len(),
             accepted,

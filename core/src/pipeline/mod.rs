@@ -60,7 +60,21 @@ pub(crate) enum Control {
 pub struct PipelineInput<S: Signal> {
     pub(crate) name: Arc<str>,
     pub(crate) processors: Vec<Box<dyn Processor<S>>>,
-    pub(crate) tx: mpsc::Sender<Batch<S>>,
+    pub(crate) route: Route<S>,
+}
+
+/// Where admitted data goes.
+pub(crate) enum Route<S: Signal> {
+    /// Through the pipeline task (the pipeline batches).
+    Task(mpsc::Sender<Batch<S>>),
+    /// Straight into the exporters' queues: a full queue refuses at once, as
+    /// upstream's sending queue does.
+    Direct(Vec<Arc<dyn stage::ExportQueue<S>>>),
+}
+
+enum Reserved<'a, S: Signal> {
+    Task(mpsc::Permit<'a, Batch<S>>),
+    Direct(Vec<crate::exporter::helper::Slot<S>>),
 }
 
 /// What a receiver holds for one signal: every pipeline it feeds. A batch is
@@ -88,33 +102,12 @@ impl<S: Signal> Consumer<S> {
     /// Runs the pipelines' ingest processors and enqueues the batch into every
     /// pipeline, or into none.
     pub async fn consume(&self, batch: Batch<S>) -> Result<(), ConsumeError> {
-        let mut permits = Vec::with_capacity(self.inputs.len());
-        for input in self.inputs.iter() {
-            let permit = match input.tx.try_reserve() {
-                Ok(p) => p,
-                Err(mpsc::error::TrySendError::Closed(())) => {
-                    return Err(ConsumeError::ShuttingDown)
-                }
-                Err(mpsc::error::TrySendError::Full(())) => {
-                    match tokio::time::timeout(ADMISSION_WAIT, input.tx.reserve()).await {
-                        Ok(Ok(p)) => p,
-                        Ok(Err(_)) => return Err(ConsumeError::ShuttingDown),
-                        Err(_) => {
-                            tracing::debug!(pipeline = %input.name, "Pipeline full, refusing data.");
-                            return Err(ConsumeError::Full {
-                                retry_after: RETRY_AFTER,
-                            });
-                        }
-                    }
-                }
-            };
-            permits.push(permit);
-        }
-        // Run every pipeline's ingest processors before sending anything, so a
-        // refusal in one pipeline leaves no copy behind in another.
-        let last = permits.len().saturating_sub(1);
+        // Run every pipeline's ingest processors first (a memory-limit refusal costs
+        // nothing), then reserve room everywhere, then send: a refusal anywhere
+        // leaves no copy behind in another pipeline.
+        let last = self.inputs.len().saturating_sub(1);
         let mut batch = Some(batch);
-        let mut outs = Vec::with_capacity(permits.len());
+        let mut outs = Vec::with_capacity(self.inputs.len());
         for (i, input) in self.inputs.iter().enumerate() {
             let mut own = if i == last {
                 batch.take().unwrap_or_default()
@@ -132,9 +125,28 @@ impl<S: Signal> Consumer<S> {
             }
             outs.push(own);
         }
-        for (permit, own) in permits.into_iter().zip(outs) {
-            if !own.is_empty() {
-                permit.send(own);
+        let mut reserved = Vec::with_capacity(self.inputs.len());
+        for (input, own) in self.inputs.iter().zip(&outs) {
+            reserved.push(input.reserve(own.items() as u64).await?);
+        }
+        for (r, own) in reserved.into_iter().zip(outs) {
+            if own.is_empty() {
+                continue;
+            }
+            match r {
+                Reserved::Task(permit) => permit.send(own),
+                Reserved::Direct(slots) => {
+                    let n = slots.len();
+                    let mut own = Some(own);
+                    for (i, slot) in slots.into_iter().enumerate() {
+                        let b = if i + 1 == n {
+                            own.take().unwrap_or_default()
+                        } else {
+                            own.clone().unwrap_or_default()
+                        };
+                        slot.send(b);
+                    }
+                }
             }
         }
         Ok(())
@@ -145,19 +157,76 @@ impl<S: Signal> Consumer<S> {
     }
 }
 
-/// Handle of a running pipeline task.
+impl<S: Signal> PipelineInput<S> {
+    async fn reserve(&self, items: u64) -> Result<Reserved<'_, S>, ConsumeError> {
+        match &self.route {
+            Route::Task(tx) => {
+                let permit = match tx.try_reserve() {
+                    Ok(p) => p,
+                    Err(mpsc::error::TrySendError::Closed(())) => {
+                        return Err(ConsumeError::ShuttingDown)
+                    }
+                    Err(mpsc::error::TrySendError::Full(())) => {
+                        match tokio::time::timeout(ADMISSION_WAIT, tx.reserve()).await {
+                            Ok(Ok(p)) => p,
+                            Ok(Err(_)) => return Err(ConsumeError::ShuttingDown),
+                            Err(_) => {
+                                tracing::debug!(pipeline = %self.name, "Pipeline full, refusing data.");
+                                return Err(ConsumeError::Full {
+                                    retry_after: RETRY_AFTER,
+                                });
+                            }
+                        }
+                    }
+                };
+                Ok(Reserved::Task(permit))
+            }
+            Route::Direct(exporters) => {
+                let mut slots = Vec::with_capacity(exporters.len());
+                for e in exporters {
+                    match e.reserve(ADMISSION_WAIT).await {
+                        Ok(slot) => slots.push(slot),
+                        Err(crate::exporter::helper::ReserveError::Closed) => {
+                            return Err(ConsumeError::ShuttingDown)
+                        }
+                        Err(crate::exporter::helper::ReserveError::Full) => {
+                            e.count_enqueue_failed(items);
+                            tracing::debug!(pipeline = %self.name, exporter = e.id(), "Sending queue is full, refusing data.");
+                            return Err(ConsumeError::Full {
+                                retry_after: RETRY_AFTER,
+                            });
+                        }
+                    }
+                }
+                Ok(Reserved::Direct(slots))
+            }
+        }
+    }
+}
+
+/// Handle of a running pipeline (its task, when it batches).
 pub struct PipelineHandle {
     pub name: Arc<str>,
-    pub(crate) control: mpsc::Sender<Control>,
-    pub(crate) task: tokio::task::JoinHandle<()>,
+    pub(crate) control: Option<mpsc::Sender<Control>>,
+    pub(crate) task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl PipelineHandle {
     /// Pushes everything the pipeline holds into its exporters' queues.
     pub async fn flush(&self) {
+        let Some(control) = &self.control else { return };
         let (tx, rx) = oneshot::channel();
-        if self.control.send(Control::Flush(tx)).await.is_ok() {
+        if control.send(Control::Flush(tx)).await.is_ok() {
             let _ = rx.await;
+        }
+    }
+
+    /// Stops the task after it pushed out what it holds.
+    pub async fn stop(self, deadline: std::time::Instant) {
+        drop(self.control);
+        if let Some(task) = self.task {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let _ = tokio::time::timeout(left, task).await;
         }
     }
 }

@@ -43,6 +43,17 @@ pub trait ExportQueue<S: Signal>: Send + Sync {
     /// Waits for room in the queue and enqueues. Returns the batch back when the
     /// queue is closed.
     fn enqueue(&self, batch: Batch<S>) -> BoxFuture<'_, Result<(), Batch<S>>>;
+    /// Reserves room for one batch, waiting at most `wait` (admission without a
+    /// batcher: the receiver answers only once every queue has room).
+    fn reserve(
+        &self,
+        wait: std::time::Duration,
+    ) -> BoxFuture<
+        '_,
+        Result<crate::exporter::helper::Slot<S>, crate::exporter::helper::ReserveError>,
+    >;
+    /// Counts items refused because the queue was full.
+    fn count_enqueue_failed(&self, items: u64);
     /// Waits until everything enqueued so far has been exported or given up on,
     /// or until `deadline`.
     fn drain(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome>;

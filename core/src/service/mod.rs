@@ -17,7 +17,7 @@ use crate::telemetry::metrics::{BatchMetrics, ProcessorItemMetrics, Registry};
 
 /// Capacity of a pipeline's input channel, in requests. Small on purpose: it is
 /// the point where a slow backend turns into refusals at the receivers.
-const PIPELINE_CHANNEL: usize = 64;
+const PIPELINE_CHANNEL: usize = 16;
 
 /// Readiness, shared with the health check.
 #[derive(Debug)]
@@ -293,9 +293,7 @@ impl Service {
         let receivers = std::mem::take(&mut self.receivers);
         futures_join_all(receivers.into_iter().map(|r| r.shutdown())).await;
         for p in std::mem::take(&mut self.pipelines) {
-            drop(p.control);
-            let left = deadline.saturating_duration_since(Instant::now());
-            let _ = tokio::time::timeout(left, p.task).await;
+            p.stop(deadline).await;
         }
         let mut report = DrainReport::default();
         for e in std::mem::take(&mut self.traces) {

@@ -38,7 +38,10 @@ fn parse_stat_ticks(stat: &str) -> Option<u64> {
 /// Busy and total clock ticks of one line of `/proc/stat`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CpuTimes {
+    /// Everything but idle and iowait.
     pub busy: u64,
+    /// Hard and soft interrupt time (loopback networking lands here).
+    pub irq: u64,
     pub total: u64,
 }
 
@@ -66,6 +69,7 @@ fn parse_proc_stat(text: &str) -> Vec<CpuTimes> {
             let total: u64 = v.iter().sum();
             CpuTimes {
                 busy: total - idle,
+                irq: get(5) + get(6),
                 total,
             }
         })
@@ -98,20 +102,22 @@ mod tests {
 
     #[test]
     fn parses_proc_stat() {
-        let text = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 60 0 20 400 20 0 0 0 0 0\ncpu1 40 0 30 400 30 0 0 0 0 0\nintr 1 2 3\n";
+        let text = "cpu  100 0 50 800 50 3 4 0 0 0\ncpu0 60 0 20 400 20 0 0 0 0 0\ncpu1 40 0 30 400 30 0 0 0 0 0\nintr 1 2 3\n";
         let t = parse_proc_stat(text);
         assert_eq!(t.len(), 3);
         assert_eq!(
             t[0],
             CpuTimes {
-                busy: 150,
-                total: 1000
+                busy: 157,
+                irq: 7,
+                total: 1007
             }
         );
         assert_eq!(
             t[2],
             CpuTimes {
                 busy: 70,
+                irq: 0,
                 total: 500
             }
         );

@@ -184,6 +184,8 @@ pub trait ExporterFactory: Send + Sync {
     }
     fn signals(&self) -> &'static [SignalKind];
     fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>>;
+    /// The queue settings of a parsed config (for `sending_queue.storage` wiring).
+    fn queue(&self, cfg: &ParsedConfig) -> Option<crate::exporter::helper::QueueSettings>;
     fn build_traces(
         &self,
         ctx: &BuildContext,
@@ -237,7 +239,10 @@ impl Registry {
                 &crate::exporter::otlp::OtlpGrpcFactory,
                 &crate::exporter::debug::DebugFactory,
             ],
-            extensions: vec![&crate::extension::health_check::HealthCheckFactory],
+            extensions: vec![
+                &crate::extension::health_check::HealthCheckFactory,
+                &crate::extension::file_storage::FileStorageFactory,
+            ],
         }
     }
 

@@ -578,6 +578,27 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
         )),
     }
 
+    for (id, exp) in &exporters {
+        let Some(storage) = exp.factory.queue(&exp.config).and_then(|q| q.storage) else {
+            continue;
+        };
+        let path = format!("exporters::{id}::sending_queue::storage");
+        match ComponentId::parse(&storage) {
+            Ok(sid) if sid.ty != "file_storage" => issues.push(ConfigIssue::new(
+                path,
+                format!("storage \"{sid}\" must be a file_storage extension"),
+            )),
+            Ok(sid) if !extensions.contains_key(&sid) && !declared_extensions.contains(&sid) => {
+                issues.push(ConfigIssue::new(
+                    path,
+                    format!("references storage extension \"{sid}\" which is not configured"),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => issues.push(ConfigIssue::new(path, e)),
+        }
+    }
+
     let telemetry = match telemetry::parse(service.get("telemetry").unwrap_or(&Value::Null)) {
         Ok(t) => t,
         Err(mut e) => {

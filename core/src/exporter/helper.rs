@@ -38,7 +38,7 @@ pub struct QueueSettings {
     pub block_on_overflow: bool,
     /// Accepted for compatibility; see `block_on_overflow`.
     pub wait_for_result: bool,
-    /// A storage extension ID for a persistent queue (not implemented yet).
+    /// A `file_storage` extension ID: the queue survives restarts and crashes.
     pub storage: Option<String>,
 }
 
@@ -78,10 +78,10 @@ impl QueueSettings {
                 ),
             ));
         }
-        if let Some(s) = &self.storage {
+        if self.storage.is_some() && !self.enabled {
             errs.push((
                 "storage".into(),
-                format!("persistent queue storage {s:?} is not supported yet"),
+                "a persistent queue needs `enabled: true`".into(),
             ));
         }
         errs

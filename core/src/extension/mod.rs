@@ -1,3 +1,4 @@
 //! Extensions: collector-level services that are not part of a pipeline.
 
+pub mod file_storage;
 pub mod health_check;

@@ -38,6 +38,8 @@ pub struct PipelineParts<S: Signal> {
     pub after_batch: Vec<Box<dyn Processor<S>>>,
     pub exporters: Vec<Arc<dyn ExportQueue<S>>>,
     pub channel_capacity: usize,
+    /// Write-ahead log when an exporter of the pipeline has a persistent queue.
+    pub wal: Option<Arc<super::wal::Wal>>,
 }
 
 /// Starts the pipeline task. Returns the input (for receivers) and the handle.
@@ -49,6 +51,7 @@ pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, Pipe
             name: parts.name.clone(),
             processors: parts.ingest,
             route,
+            wal: parts.wal,
         });
         return (
             input,
@@ -65,6 +68,7 @@ pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, Pipe
         name: parts.name.clone(),
         processors: parts.ingest,
         route: super::Route::Task(tx),
+        wal: parts.wal,
     });
     let task = PipelineTask {
         name: parts.name.clone(),
@@ -331,6 +335,7 @@ mod tests {
             after_batch: Vec::new(),
             exporters: vec![rec as Arc<dyn ExportQueue<Traces>>],
             channel_capacity: capacity,
+            wal: None,
         });
         (Consumer::new(vec![input]), handle, reg)
     }

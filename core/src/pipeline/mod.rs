@@ -6,6 +6,7 @@ pub mod ack;
 pub mod batch;
 pub mod batcher;
 pub mod stage;
+pub mod wal;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,7 @@ pub struct PipelineInput<S: Signal> {
     pub(crate) name: Arc<str>,
     pub(crate) processors: Vec<Box<dyn Processor<S>>>,
     pub(crate) route: Route<S>,
+    pub(crate) wal: Option<Arc<wal::Wal>>,
 }
 
 /// Where admitted data goes.
@@ -129,6 +131,27 @@ impl<S: Signal> Consumer<S> {
         for (input, own) in self.inputs.iter().zip(&outs) {
             reserved.push(input.reserve(own.items() as u64).await?);
         }
+        // Persist before answering: with `fsync` the data is on disk when the
+        // sender gets its 200.
+        for (input, own) in self.inputs.iter().zip(outs.iter_mut()) {
+            if let (Some(wal), false) = (&input.wal, own.is_empty()) {
+                match wal.append(own.to_bytes()).await {
+                    Ok(ack) => own.add_ack(ack),
+                    Err(wal::WalError::Full) => {
+                        tracing::debug!(pipeline = %input.name, "Persistent queue is full, refusing data.");
+                        return Err(ConsumeError::Full {
+                            retry_after: RETRY_AFTER,
+                        });
+                    }
+                    Err(e @ wal::WalError::Io(_)) => {
+                        tracing::error!(pipeline = %input.name, error = %e, "Cannot persist data, refusing it.");
+                        return Err(ConsumeError::Full {
+                            retry_after: RETRY_AFTER,
+                        });
+                    }
+                }
+            }
+        }
         for (r, own) in reserved.into_iter().zip(outs) {
             if own.is_empty() {
                 continue;
@@ -158,6 +181,34 @@ impl<S: Signal> Consumer<S> {
 }
 
 impl<S: Signal> PipelineInput<S> {
+    /// Feeds recovered data, waiting for room (used for replay at start).
+    pub(crate) async fn push(&self, batch: Batch<S>) {
+        match &self.route {
+            Route::Task(tx) => {
+                if let Err(e) = tx.send(batch).await {
+                    let mut b = e.0;
+                    b.abandon_acks();
+                }
+            }
+            Route::Direct(exporters) => {
+                let n = exporters.len();
+                let mut batch = Some(batch);
+                for (i, e) in exporters.iter().enumerate() {
+                    let b = if i + 1 == n {
+                        batch.take().unwrap_or_default()
+                    } else {
+                        batch.clone().unwrap_or_default()
+                    };
+                    let _ = e.enqueue(b).await;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn wal(&self) -> Option<&Arc<wal::Wal>> {
+        self.wal.as_ref()
+    }
+
     async fn reserve(&self, items: u64) -> Result<Reserved<'_, S>, ConsumeError> {
         match &self.route {
             Route::Task(tx) => {

@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{ComponentId, PipelineConfig, ValidatedConfig};
+use crate::extension::file_storage::FileStorageConfig;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::batcher::{self, Batcher, PipelineParts};
 use crate::pipeline::stage::ExportQueue;
-use crate::pipeline::{Consumer, PipelineHandle, PipelineInput, Processor};
+use crate::pipeline::wal::{Recovered, Wal, WalSettings};
+use crate::pipeline::{Batch, Consumer, PipelineHandle, PipelineInput, Processor};
 use crate::registry::{BuildError, Consumers, ProcessorStage, Running};
 use crate::telemetry::metrics::{BatchMetrics, ProcessorItemMetrics, Registry};
 
@@ -114,6 +116,7 @@ pub struct Service {
     traces: Vec<Arc<dyn ExportQueue<Traces>>>,
     metrics: Vec<Arc<dyn ExportQueue<Metrics>>>,
     logs: Vec<Arc<dyn ExportQueue<Logs>>>,
+    wals: Vec<Arc<Wal>>,
 }
 
 /// Outcome of a drain.
@@ -134,6 +137,7 @@ impl Service {
             traces: Vec::new(),
             metrics: Vec::new(),
             logs: Vec::new(),
+            wals: Vec::new(),
         };
         for id in &cfg.service_extensions {
             if let Some(ext) = cfg.extensions.get(id) {
@@ -251,6 +255,10 @@ impl Service {
                 .iter()
                 .filter_map(|e| parts.exporters.get(e).cloned())
                 .collect();
+            let (wal, recovered) = match open_wal(cfg, p, &self.ctx)? {
+                Some((w, r)) => (Some(w), r),
+                None => (None, Vec::new()),
+            };
             let (input, handle) = batcher::start(PipelineParts {
                 name: p.id.to_string().into(),
                 ingest,
@@ -258,7 +266,14 @@ impl Service {
                 after_batch: after,
                 exporters,
                 channel_capacity: PIPELINE_CHANNEL,
+                wal,
             });
+            if let Some(w) = input.wal() {
+                self.wals.push(w.clone());
+            }
+            if !recovered.is_empty() {
+                tokio::spawn(replay(input.clone(), recovered, p.id.to_string()));
+            }
             self.pipelines.push(handle);
             parts.inputs.push((p.clone(), input));
         }
@@ -305,6 +320,9 @@ impl Service {
         for e in std::mem::take(&mut self.logs) {
             report.unsent_items += e.shutdown(deadline).await.unsent_items;
         }
+        for w in &self.wals {
+            w.seal();
+        }
         futures_join_all(
             std::mem::take(&mut self.extensions)
                 .into_iter()
@@ -317,6 +335,106 @@ impl Service {
     pub fn context(&self) -> &BuildContext {
         &self.ctx
     }
+}
+
+/// Opens the write-ahead log of a pipeline whose exporters use persistent storage.
+fn open_wal(
+    cfg: &ValidatedConfig,
+    p: &PipelineConfig,
+    ctx: &BuildContext,
+) -> Result<Option<(Arc<Wal>, Vec<Recovered>)>, BuildError> {
+    let mut storage: Option<(ComponentId, usize)> = None;
+    for e in &p.exporters {
+        let Some(comp) = cfg.exporters.get(e) else {
+            continue;
+        };
+        let Some(q) = comp.factory.queue(&comp.config) else {
+            continue;
+        };
+        let Some(sid) = q
+            .storage
+            .as_deref()
+            .and_then(|s| ComponentId::parse(s).ok())
+        else {
+            continue;
+        };
+        storage = Some(match storage {
+            Some((first, cap)) => {
+                if first != sid {
+                    tracing::warn!(pipeline = %p.id, storage = %first, ignored = %sid, "One pipeline persists to one storage; using the first.");
+                }
+                (first, cap.min(q.queue_size))
+            }
+            None => (sid, q.queue_size),
+        });
+    }
+    let Some((sid, capacity)) = storage else {
+        return Ok(None);
+    };
+    let ext = cfg
+        .extensions
+        .get(&sid)
+        .ok_or_else(|| BuildError::new(&sid, "storage extension is not configured"))?;
+    let fs: &FileStorageConfig = crate::registry::config_ref(&sid, &ext.config)?;
+    crate::extension::file_storage::check_directory(fs).map_err(|e| BuildError::new(&sid, e))?;
+    let name: String =
+        p.id.to_string()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+    let settings = WalSettings {
+        dir: std::path::Path::new(&fs.directory).join(name),
+        fsync: fs.fsync,
+        capacity: capacity.max(1),
+        segment_bytes: fs.segment_size,
+    };
+    let corrupted = ctx.telemetry.counter(
+        "tern_persistent_queue_corrupted_records",
+        "Records skipped when recovering a persistent queue (torn or damaged by a crash).",
+        &[
+            ("storage", &sid.to_string()),
+            ("pipeline", &p.id.to_string()),
+        ],
+    );
+    let (wal, recovered) = Wal::open(settings, corrupted)
+        .map_err(|e| BuildError::new(&sid, format!("cannot open the persistent queue: {e}")))?;
+    Ok(Some((wal, recovered)))
+}
+
+/// Feeds recovered records back into their pipeline (in the background, so that
+/// a backend that is still down does not hold up start-up).
+async fn replay<S: Signal>(
+    input: Arc<PipelineInput<S>>,
+    records: Vec<Recovered>,
+    pipeline: String,
+) {
+    let Some(wal) = input.wal().cloned() else {
+        return;
+    };
+    let total = records.len();
+    let mut items = 0;
+    for r in records {
+        let ack = wal.recovered_ack(r.seq);
+        match Batch::<S>::from_encoded(r.payload) {
+            Ok(mut b) => {
+                items += b.items();
+                b.add_ack(ack);
+                input.push(b).await;
+            }
+            Err(e) => {
+                // Not valid OTLP (cannot happen for what Tern wrote): drop it for good.
+                tracing::warn!(pipeline = %pipeline, seq = r.seq, error = %e, "Dropping an unreadable record from the persistent queue.");
+                drop(ack);
+            }
+        }
+    }
+    tracing::info!(pipeline = %pipeline, records = total, items, "Replayed the persistent queue.");
 }
 
 fn consumer_for<S: Signal>(

@@ -99,6 +99,10 @@ impl ExporterFactory for DebugFactory {
     fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
         parse_config::<DebugConfig>(prefix, raw)
     }
+    fn queue(&self, cfg: &ParsedConfig) -> Option<super::helper::QueueSettings> {
+        cfg.downcast_ref::<DebugConfig>()
+            .map(|c| c.common.sending_queue.clone())
+    }
     fn build_traces(
         &self,
         ctx: &BuildContext,

@@ -198,6 +198,10 @@ impl ExporterFactory for OtlpGrpcFactory {
     fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
         parse_config::<OtlpGrpcConfig>(prefix, raw)
     }
+    fn queue(&self, cfg: &ParsedConfig) -> Option<super::helper::QueueSettings> {
+        cfg.downcast_ref::<OtlpGrpcConfig>()
+            .map(|c| c.common.sending_queue.clone())
+    }
     fn build_traces(
         &self,
         ctx: &BuildContext,

@@ -216,6 +216,10 @@ impl ExporterFactory for OtlpHttpFactory {
     fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
         parse_config::<OtlpHttpConfig>(prefix, raw)
     }
+    fn queue(&self, cfg: &ParsedConfig) -> Option<super::helper::QueueSettings> {
+        cfg.downcast_ref::<OtlpHttpConfig>()
+            .map(|c| c.common.sending_queue.clone())
+    }
     fn build_traces(
         &self,
         ctx: &BuildContext,

@@ -337,12 +337,15 @@ impl Service {
     }
 }
 
+/// A pipeline's log and what it recovered.
+type OpenedWal = (Arc<Wal>, Vec<Recovered>);
+
 /// Opens the write-ahead log of a pipeline whose exporters use persistent storage.
 fn open_wal(
     cfg: &ValidatedConfig,
     p: &PipelineConfig,
     ctx: &BuildContext,
-) -> Result<Option<(Arc<Wal>, Vec<Recovered>)>, BuildError> {
+) -> Result<Option<OpenedWal>, BuildError> {
     let mut storage: Option<(ComponentId, usize)> = None;
     for e in &p.exporters {
         let Some(comp) = cfg.exporters.get(e) else {

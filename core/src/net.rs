@@ -11,11 +11,17 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::pipeline::stage::BoxFuture;
+
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client may take to send a request body.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Resolves `host:port` (`localhost` maps to 127.0.0.1 without a DNS lookup).
 pub async fn resolve(endpoint: &str) -> Result<SocketAddr, String> {
@@ -85,6 +91,16 @@ pub fn serve(
     let task = tokio::spawn(async move {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        // Slow or idle clients cannot hold a connection open forever.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(Duration::from_secs(60)));
         loop {
             tokio::select! {
                 _ = stopped.changed() => break,
@@ -103,7 +119,7 @@ pub fn serve(
                         let h = h.clone();
                         async move { Ok::<_, Infallible>(h(req).await) }
                     });
-                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let builder = builder.clone();
                     match &acceptor {
                         None => {
                             let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();

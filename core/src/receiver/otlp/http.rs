@@ -134,7 +134,21 @@ impl Routes {
                 return too_large(format, self.limit);
             }
         }
-        let body = match Limited::new(req.into_body(), self.limit).collect().await {
+        let collected = tokio::time::timeout(
+            net::BODY_READ_TIMEOUT,
+            Limited::new(req.into_body(), self.limit).collect(),
+        )
+        .await;
+        let Ok(collected) = collected else {
+            return error(
+                format,
+                408,
+                code::INVALID_ARGUMENT,
+                "timed out reading the request body",
+                None,
+            );
+        };
+        let body = match collected {
             Ok(b) => b.to_bytes(),
             Err(e) => {
                 if e.downcast_ref::<http_body_util::LengthLimitError>()

@@ -1,7 +1,8 @@
 //! The `memory_limiter` processor (upstream `processor/memorylimiterprocessor`):
-//! admission control. A background check every `check_interval` compares the
-//! process's live heap with the soft limit (`limit - spike`) and flips one atomic
-//! flag; the data path only reads that flag (O(1)). While above the soft limit
+//! admission control against the soft limit (`limit - spike`). The data path
+//! compares the allocator's live-heap counter with it (O(1), always current); a
+//! background check every `check_interval` logs transitions and, without the
+//! counting allocator, sets the flag from RSS. While above the soft limit
 //! new data is refused with a retryable error (HTTP 503 + `Retry-After`, gRPC
 //! UNAVAILABLE) so SDKs retry; data already accepted keeps flowing out.
 //!
@@ -152,8 +153,15 @@ impl Limiter {
         }
     }
 
+    /// The admission check. With the counting allocator this reads the live heap
+    /// directly (one atomic load), so a burst is refused the moment it crosses the
+    /// soft limit instead of at the next `check_interval`; otherwise it reads the
+    /// flag the periodic RSS check sets.
     pub fn is_refusing(&self) -> bool {
-        self.refusing.load(Ordering::Relaxed)
+        match crate::telemetry::heap_stats() {
+            Some(h) => h.allocated >= self.limits.soft,
+            None => self.refusing.load(Ordering::Relaxed),
+        }
     }
 
     /// One check: updates the flag from a measurement; returns the transition, if any.
@@ -391,9 +399,9 @@ mod tests {
             soft: 80,
         });
         assert_eq!(l.check(79), None);
-        assert!(!l.is_refusing());
+        assert!(!l.refusing.load(Ordering::Relaxed));
         assert_eq!(l.check(80), Some(true));
-        assert!(l.is_refusing());
+        assert!(l.refusing.load(Ordering::Relaxed));
         assert_eq!(l.check(95), None);
         assert_eq!(l.check(10), Some(false));
         let p = MemoryLimiterProcessor {

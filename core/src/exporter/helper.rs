@@ -17,7 +17,9 @@ use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::config::duration::GoDuration;
 use crate::otlp::Signal;
-use crate::pipeline::stage::{BoxFuture, DrainOutcome, ExportQueue};
+use crate::pipeline::stage::{
+    BoxFuture, DrainOutcome, ExportQueue, QueueAccounting, ReserveError, Slot,
+};
 use crate::pipeline::Batch;
 use crate::telemetry::metrics::ExporterMetrics;
 
@@ -244,6 +246,12 @@ struct QueueState {
     idle: Notify,
 }
 
+impl QueueAccounting for QueueState {
+    fn started(&self, items: u64) {
+        QueueState::started(self, items);
+    }
+}
+
 impl QueueState {
     fn started(&self, items: u64) {
         self.pending_batches.fetch_add(1, Ordering::AcqRel);
@@ -268,26 +276,6 @@ struct Shared<S: Signal, C: ExportClient<S>> {
     abandon: AtomicBool,
     abandon_notify: Notify,
     _signal: std::marker::PhantomData<fn() -> S>,
-}
-
-/// Room reserved in an exporter queue; sending cannot fail.
-pub struct Slot<S: Signal> {
-    permit: mpsc::OwnedPermit<Batch<S>>,
-    state: Arc<QueueState>,
-}
-
-impl<S: Signal> Slot<S> {
-    pub fn send(self, batch: Batch<S>) {
-        self.state.started(batch.items() as u64);
-        self.permit.send(batch);
-    }
-}
-
-/// Why no room could be reserved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReserveError {
-    Full,
-    Closed,
 }
 
 /// A bounded sending queue with retrying consumers in front of an [`ExportClient`].
@@ -375,11 +363,7 @@ impl<S: Signal, C: ExportClient<S>> ExportQueue<S> for QueuedExporter<S, C> {
             };
             match permit {
                 Some(permit) => {
-                    Slot {
-                        permit,
-                        state: self.shared.state.clone(),
-                    }
-                    .send(batch);
+                    Slot::new(permit, self.shared.state.clone()).send(batch);
                     Ok(())
                 }
                 None => {
@@ -405,10 +389,7 @@ impl<S: Signal, C: ExportClient<S>> ExportQueue<S> for QueuedExporter<S, C> {
                     }
                 }
             };
-            Ok(Slot {
-                permit,
-                state: self.shared.state.clone(),
-            })
+            Ok(Slot::new(permit, self.shared.state.clone()))
         })
     }
 

@@ -290,10 +290,10 @@ mod tests {
             _: Duration,
         ) -> BoxFuture<
             '_,
-            Result<crate::exporter::helper::Slot<Traces>, crate::exporter::helper::ReserveError>,
+            Result<crate::pipeline::stage::Slot<Traces>, crate::pipeline::stage::ReserveError>,
         > {
             // Only the batching route (through the task) is tested here.
-            Box::pin(async { Err(crate::exporter::helper::ReserveError::Closed) })
+            Box::pin(async { Err(crate::pipeline::stage::ReserveError::Closed) })
         }
         fn count_enqueue_failed(&self, _: u64) {}
         fn drain(&self, _: std::time::Instant) -> BoxFuture<'_, DrainOutcome> {

@@ -76,7 +76,7 @@ pub(crate) enum Route<S: Signal> {
 
 enum Reserved<'a, S: Signal> {
     Task(mpsc::Permit<'a, Batch<S>>),
-    Direct(Vec<crate::exporter::helper::Slot<S>>),
+    Direct(Vec<stage::Slot<S>>),
 }
 
 /// What a receiver holds for one signal: every pipeline it feeds. A batch is
@@ -237,10 +237,8 @@ impl<S: Signal> PipelineInput<S> {
                 for e in exporters {
                     match e.reserve(ADMISSION_WAIT).await {
                         Ok(slot) => slots.push(slot),
-                        Err(crate::exporter::helper::ReserveError::Closed) => {
-                            return Err(ConsumeError::ShuttingDown)
-                        }
-                        Err(crate::exporter::helper::ReserveError::Full) => {
+                        Err(stage::ReserveError::Closed) => return Err(ConsumeError::ShuttingDown),
+                        Err(stage::ReserveError::Full) => {
                             e.count_enqueue_failed(items);
                             tracing::debug!(pipeline = %self.name, exporter = e.id(), "Sending queue is full, refusing data.");
                             return Err(ConsumeError::Full {

@@ -45,13 +45,7 @@ pub trait ExportQueue<S: Signal>: Send + Sync {
     fn enqueue(&self, batch: Batch<S>) -> BoxFuture<'_, Result<(), Batch<S>>>;
     /// Reserves room for one batch, waiting at most `wait` (admission without a
     /// batcher: the receiver answers only once every queue has room).
-    fn reserve(
-        &self,
-        wait: std::time::Duration,
-    ) -> BoxFuture<
-        '_,
-        Result<crate::exporter::helper::Slot<S>, crate::exporter::helper::ReserveError>,
-    >;
+    fn reserve(&self, wait: std::time::Duration) -> BoxFuture<'_, Result<Slot<S>, ReserveError>>;
     /// Counts items refused because the queue was full.
     fn count_enqueue_failed(&self, items: u64);
     /// Waits until everything enqueued so far has been exported or given up on,
@@ -60,4 +54,36 @@ pub trait ExportQueue<S: Signal>: Send + Sync {
     /// Closes the queue: drains until `deadline`, then abandons what is left,
     /// counting and logging it.
     fn shutdown(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome>;
+}
+
+/// What a queue counts when a reserved slot is used.
+pub trait QueueAccounting: Send + Sync {
+    fn started(&self, items: u64);
+}
+
+/// Room reserved in an exporter queue; sending cannot fail.
+pub struct Slot<S: Signal> {
+    permit: tokio::sync::mpsc::OwnedPermit<Batch<S>>,
+    accounting: std::sync::Arc<dyn QueueAccounting>,
+}
+
+impl<S: Signal> Slot<S> {
+    pub fn new(
+        permit: tokio::sync::mpsc::OwnedPermit<Batch<S>>,
+        accounting: std::sync::Arc<dyn QueueAccounting>,
+    ) -> Self {
+        Slot { permit, accounting }
+    }
+
+    pub fn send(self, batch: Batch<S>) {
+        self.accounting.started(batch.items() as u64);
+        self.permit.send(batch);
+    }
+}
+
+/// Why no room could be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReserveError {
+    Full,
+    Closed,
 }

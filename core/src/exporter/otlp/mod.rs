@@ -19,10 +19,10 @@ use super::CommonSettings;
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
 use crate::config::ComponentId;
+use crate::otlp::grpc_codec::RawCodec;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::stage::ExportQueue;
 use crate::pipeline::Batch;
-use crate::receiver::otlp::RawCodec;
 use crate::registry::{
     config_ref, parse_config, BuildError, ConfigIssue, ExporterFactory, ParsedConfig, Validate,
 };

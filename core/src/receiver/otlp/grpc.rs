@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use bytes::Bytes;
+use tonic::codec::CompressionEncoding;
+
+use crate::otlp::grpc_codec::RawCodec;
 use tonic::{Request, Response, Status};
 
 use super::config::GrpcConfig;
@@ -19,41 +21,6 @@ use crate::config::ComponentId;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::{Batch, ConsumeError};
 use crate::registry::BuildError;
-
-/// A codec whose messages are raw protobuf bytes.
-#[derive(Clone, Copy, Default, Debug)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        let n = src.remaining();
-        Ok(Some(src.copy_to_bytes(n)))
-    }
-}
 
 /// The running gRPC server.
 pub(super) struct GrpcServer {

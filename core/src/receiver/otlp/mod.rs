@@ -3,7 +3,6 @@
 
 pub mod config;
 mod grpc;
-pub use grpc::RawCodec;
 mod http;
 
 use std::sync::Arc;

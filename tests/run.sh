@@ -11,6 +11,7 @@ if ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
+cargo fmt --all -- --check
 cargo build --workspace
 cargo test --workspace
 

@@ -40,8 +40,12 @@ def _tern_binary_present():
 def make_sink():
     sinks: list[OtlpSink] = []
 
-    def make(name: str = "sink") -> OtlpSink:
-        s = OtlpSink(name).start()
+    def make(name: str = "sink", start: bool = True) -> OtlpSink:
+        """start=False reserves the sink's ports without listening (a backend that is
+        down: connection refused) until the test calls .start()."""
+        s = OtlpSink(name)
+        if start:
+            s.start()
         sinks.append(s)
         return s
 

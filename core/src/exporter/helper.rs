@@ -417,9 +417,13 @@ impl<S: Signal, C: ExportClient<S>> ExportQueue<S> for QueuedExporter<S, C> {
                 Ok(mut g) => std::mem::take(&mut *g),
                 Err(p) => std::mem::take(&mut *p.into_inner()),
             };
-            for w in workers {
-                let _ = tokio::time::timeout(Duration::from_secs(2), w).await;
-            }
+            // Workers stop promptly once abandoned; wait for them together, briefly.
+            let all = async {
+                for w in workers {
+                    let _ = w.await;
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), all).await;
             if outcome.unsent_items > 0 {
                 tracing::error!(exporter = %self.shared.id, dropped_items = outcome.unsent_items,
                     "Shutdown deadline passed; data could not be sent (persisted data is kept for the next start).");
@@ -486,16 +490,32 @@ async fn export_with_retry<S: Signal, C: ExportClient<S>>(
     let started = Instant::now();
     let mut backoff = Backoff::new(retry);
     loop {
-        let attempt = shared.client.send(&req);
-        let result = if shared.settings.timeout.is_zero() {
-            attempt.await
-        } else {
-            match tokio::time::timeout(shared.settings.timeout, attempt).await {
-                Ok(r) => r,
-                Err(_) => Err(ExportError::retryable(format!(
-                    "request timed out after {:?}",
-                    shared.settings.timeout
-                ))),
+        // The shutdown deadline also cuts a request in flight (a hanging backend
+        // must not hold the process past its stop grace period).
+        let abandoned = shared.abandon_notify.notified();
+        if shared.abandon.load(Ordering::Acquire) {
+            shared.state.metrics.send_failed.inc_by(items);
+            return false;
+        }
+        let attempt = async {
+            let attempt = shared.client.send(&req);
+            if shared.settings.timeout.is_zero() {
+                attempt.await
+            } else {
+                match tokio::time::timeout(shared.settings.timeout, attempt).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ExportError::retryable(format!(
+                        "request timed out after {:?}",
+                        shared.settings.timeout
+                    ))),
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = attempt => r,
+            _ = abandoned => {
+                shared.state.metrics.send_failed.inc_by(items);
+                return false;
             }
         };
         let err = match result {

@@ -183,10 +183,12 @@ pub fn instance_id() -> String {
 pub fn init_logging(level: &str, encoding: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TERN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    use std::io::IsTerminal as _;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if encoding == "json" {
         builder.json().flatten_event(true).try_init()
     } else {

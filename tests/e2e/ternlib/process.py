@@ -163,6 +163,17 @@ class TernProcess:
         self.signal(signal.SIGTERM)
         return self.wait(timeout)
 
+    def sigkill(self) -> int:
+        """kill -9 on purpose (a crash): the fixture's teardown does not count it as a
+        failure. Returns the exit status (-9)."""
+        self.stopped_by_test = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        rc = self.proc.wait(timeout=10)
+        self.exit_code = rc
+        self._close()
+        return rc
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()

@@ -9,9 +9,9 @@
 //! Records completed after the last watermark write, or out of order behind a slow
 //! one, are replayed again after a crash (at-least-once; see the README).
 //!
-//! One writer thread owns the files: concurrent appends are written and, with
-//! `fsync`, synced together (group commit), then each caller gets its sequence
-//! number. Torn or corrupt records (a crash mid-write) are detected by length and
+//! Appends write under a lock from the caller (one `writev`, no copy); with
+//! `fsync` a background thread syncs the file once for all appends waiting
+//! (group commit) before they are acknowledged. Torn or corrupt records (a crash mid-write) are detected by length and
 //! CRC, skipped, counted and logged; the rest is recovered.
 
 use std::collections::BTreeSet;
@@ -55,7 +55,8 @@ pub enum WalError {
 }
 
 enum Cmd {
-    Append(Bytes, oneshot::Sender<Result<u64, String>>),
+    /// Sync this segment file, then answer.
+    Sync(Arc<File>, oneshot::Sender<Result<(), String>>),
     Watermark(u64),
 }
 
@@ -67,9 +68,21 @@ pub struct Recovered {
 
 /// The log. Cheap to share (`Arc`).
 pub struct Wal {
+    log: Arc<Mutex<Log>>,
     tx: Mutex<mpsc::Sender<Cmd>>,
     acks: Arc<AckState>,
     capacity: usize,
+    fsync: bool,
+}
+
+/// The segment files. Appends write under this lock from the caller's thread
+/// (a `write` to the page cache is microseconds; no thread hop on the hot path).
+struct Log {
+    settings: WalSettings,
+    segments: Vec<(u64, PathBuf)>,
+    current: Arc<File>,
+    current_len: u64,
+    next_seq: u64,
 }
 
 struct AckState {
@@ -159,7 +172,7 @@ impl Wal {
         }
         // New appends go to a fresh segment; old ones are deleted once acknowledged.
         let path = settings.dir.join(segment_name(next_seq));
-        let current = OpenOptions::new().create(true).append(true).open(&path)?;
+        let current = Arc::new(OpenOptions::new().create(true).append(true).open(&path)?);
         segments.push((next_seq, path));
         let (tx, rx) = mpsc::channel::<Cmd>();
         let acks = Arc::new(AckState {
@@ -168,26 +181,32 @@ impl Wal {
             sealed: std::sync::atomic::AtomicBool::new(false),
             tx: Mutex::new(tx.clone()),
         });
-        let writer = Writer {
+        let log = Arc::new(Mutex::new(Log {
             settings: settings.clone(),
-            rx,
-            ack_file,
             segments,
             current,
             current_len: 0,
             next_seq,
+        }));
+        let syncer = Syncer {
+            rx,
+            ack_file,
+            log: log.clone(),
+            fsync: settings.fsync,
         };
         std::thread::Builder::new()
             .name("tern-wal".into())
-            .spawn(move || writer.run())?;
+            .spawn(move || syncer.run())?;
         if !recovered.is_empty() {
             tracing::info!(dir = %settings.dir.display(), records = recovered.len(), "Recovered unsent data from the persistent queue.");
         }
         Ok((
             Arc::new(Wal {
+                log,
                 tx: Mutex::new(tx),
                 acks,
                 capacity: settings.capacity,
+                fsync: settings.fsync,
             }),
             recovered,
         ))
@@ -205,15 +224,28 @@ impl Wal {
             self.acks.unacked.fetch_sub(1, Ordering::AcqRel);
             return Err(WalError::Full);
         }
-        let (done, wait) = oneshot::channel();
-        let sent = {
-            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-            tx.send(Cmd::Append(payload, done)).is_ok()
+        let written = {
+            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            log.append(&payload)
         };
-        let result = if sent {
-            wait.await.unwrap_or_else(|_| Err("writer stopped".into()))
-        } else {
-            Err("writer stopped".into())
+        let result = match written {
+            Ok((seq, file)) if self.fsync => {
+                let (done, wait) = oneshot::channel();
+                let sent = self
+                    .tx
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .send(Cmd::Sync(file, done))
+                    .is_ok();
+                let synced = if sent {
+                    wait.await.unwrap_or_else(|_| Err("syncer stopped".into()))
+                } else {
+                    Err("syncer stopped".into())
+                };
+                synced.map(|()| seq)
+            }
+            Ok((seq, _)) => Ok(seq),
+            Err(e) => Err(e.to_string()),
         };
         match result {
             Ok(seq) => Ok(Ack::new(seq, self.acks.clone())),
@@ -323,47 +355,108 @@ fn read_segment(path: &Path) -> io::Result<(Vec<(u64, Bytes)>, u64)> {
     Ok((records, bad))
 }
 
-struct Writer {
-    settings: WalSettings,
-    rx: mpsc::Receiver<Cmd>,
-    ack_file: File,
-    segments: Vec<(u64, PathBuf)>,
-    current: File,
-    current_len: u64,
-    next_seq: u64,
+impl Log {
+    /// Writes one record (header and payload in one `writev`, no copy) and
+    /// returns its sequence number and the file it went to.
+    fn append(&mut self, payload: &[u8]) -> io::Result<(u64, Arc<File>)> {
+        let seq = self.next_seq;
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&seq.to_le_bytes());
+        hasher.update(payload);
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..8].copy_from_slice(&hasher.finalize().to_le_bytes());
+        header[8..].copy_from_slice(&seq.to_le_bytes());
+        if let Err(e) = write_all_vectored(&self.current, &header, payload) {
+            // Never leave a torn record in the middle of the file.
+            let _ = self.current.set_len(self.current_len);
+            return Err(e);
+        }
+        self.next_seq += 1;
+        self.current_len += (HEADER + payload.len()) as u64;
+        let file = self.current.clone();
+        if self.current_len >= self.settings.segment_bytes {
+            if self.settings.fsync {
+                file.sync_data()?;
+            }
+            let path = self.settings.dir.join(segment_name(self.next_seq));
+            self.current = Arc::new(OpenOptions::new().create(true).append(true).open(&path)?);
+            self.current_len = 0;
+            self.segments.push((self.next_seq, path));
+            if self.settings.fsync {
+                File::open(&self.settings.dir)?.sync_all()?;
+            }
+        }
+        Ok((seq, file))
+    }
+
+    /// Segments whose records are all below the watermark (never the current one).
+    fn take_released(&mut self, watermark: u64) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        while self.segments.len() > 1 && self.segments[1].0 <= watermark {
+            out.push(self.segments.remove(0).1);
+        }
+        out
+    }
 }
 
-impl Writer {
-    fn run(mut self) {
-        let mut buf = Vec::with_capacity(1 << 20);
+fn write_all_vectored(mut file: &File, header: &[u8], payload: &[u8]) -> io::Result<()> {
+    let total = header.len() + payload.len();
+    let mut done = 0;
+    while done < total {
+        let n = if done < header.len() {
+            file.write_vectored(&[io::IoSlice::new(&header[done..]), io::IoSlice::new(payload)])?
+        } else {
+            file.write(&payload[done - header.len()..])?
+        };
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "short write to the persistent queue",
+            ));
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// An append waiting for its segment to be synced.
+type SyncWaiter = (Arc<File>, oneshot::Sender<Result<(), String>>);
+
+/// The background thread: group-commits syncs, stores the watermark, deletes
+/// released segments.
+struct Syncer {
+    rx: mpsc::Receiver<Cmd>,
+    ack_file: File,
+    log: Arc<Mutex<Log>>,
+    fsync: bool,
+}
+
+impl Syncer {
+    fn run(self) {
         while let Ok(first) = self.rx.recv() {
-            let mut waiters = Vec::new();
+            let mut waiters: Vec<SyncWaiter> = Vec::new();
             let mut watermark = None;
-            buf.clear();
             let mut cmd = Some(first);
             while let Some(c) = cmd.take() {
                 match c {
-                    Cmd::Append(payload, done) => {
-                        let seq = self.next_seq;
-                        self.next_seq += 1;
-                        let mut hasher = crc32fast::Hasher::new();
-                        hasher.update(&seq.to_le_bytes());
-                        hasher.update(&payload);
-                        buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-                        buf.extend_from_slice(&hasher.finalize().to_le_bytes());
-                        buf.extend_from_slice(&seq.to_le_bytes());
-                        buf.extend_from_slice(&payload);
-                        waiters.push((seq, done));
-                    }
+                    Cmd::Sync(file, done) => waiters.push((file, done)),
                     Cmd::Watermark(w) => watermark = Some(watermark.map_or(w, |o: u64| o.max(w))),
                 }
-                if buf.len() < 8 << 20 {
-                    cmd = self.rx.try_recv().ok();
-                }
+                cmd = self.rx.try_recv().ok();
             }
-            let result = self.write(&buf);
-            for (seq, done) in waiters {
-                let _ = done.send(result.as_ref().map(|()| seq).map_err(|e| e.to_string()));
+            // One sync per distinct file covers every write made before it.
+            let mut synced: Vec<(Arc<File>, Result<(), String>)> = Vec::new();
+            for (file, done) in waiters {
+                let result = match synced.iter().find(|(f, _)| Arc::ptr_eq(f, &file)) {
+                    Some((_, r)) => r.clone(),
+                    None => {
+                        let r = file.sync_data().map_err(|e| e.to_string());
+                        synced.push((file, r.clone()));
+                        r
+                    }
+                };
+                let _ = done.send(result);
             }
             if let Some(w) = watermark {
                 if let Err(e) = self.store_watermark(w) {
@@ -373,38 +466,20 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, buf: &[u8]) -> io::Result<()> {
-        if buf.is_empty() {
-            return Ok(());
-        }
-        self.current.write_all(buf)?;
-        if self.settings.fsync {
-            self.current.sync_data()?;
-        }
-        self.current_len += buf.len() as u64;
-        if self.current_len >= self.settings.segment_bytes {
-            let path = self.settings.dir.join(segment_name(self.next_seq));
-            self.current = OpenOptions::new().create(true).append(true).open(&path)?;
-            self.current_len = 0;
-            self.segments.push((self.next_seq, path));
-            if self.settings.fsync {
-                File::open(&self.settings.dir)?.sync_all()?;
-            }
-        }
-        Ok(())
-    }
-
-    fn store_watermark(&mut self, w: u64) -> io::Result<()> {
+    fn store_watermark(&self, w: u64) -> io::Result<()> {
         let mut rec = [0u8; 12];
         rec[..8].copy_from_slice(&w.to_le_bytes());
         rec[8..].copy_from_slice(&crc32fast::hash(&w.to_le_bytes()).to_le_bytes());
         self.ack_file.write_all_at(&rec, 0)?;
-        if self.settings.fsync {
+        if self.fsync {
             self.ack_file.sync_data()?;
         }
-        // Delete segments whose records are all below the watermark (never the current one).
-        while self.segments.len() > 1 && self.segments[1].0 <= w {
-            let (_, path) = self.segments.remove(0);
+        let released = self
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_released(w);
+        for path in released {
             if let Err(e) = fs::remove_file(&path) {
                 tracing::warn!(file = %path.display(), error = %e, "Failed to delete an acknowledged queue segment.");
             }

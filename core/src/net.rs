@@ -120,26 +120,29 @@ pub fn serve(
                         async move { Ok::<_, Infallible>(h(req).await) }
                     });
                     let builder = builder.clone();
-                    match &acceptor {
-                        None => {
-                            let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                            let conn = graceful.watch(conn);
-                            tokio::spawn(async move {
-                                let _ = conn.await;
-                            });
+                    let acceptor = acceptor.clone();
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        // A client that connects and sends nothing is dropped (the header
+                        // timeout only starts once the protocol has been sniffed).
+                        let mut first = [0u8; 1];
+                        if !matches!(tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await, Ok(Ok(n)) if n > 0) {
+                            return;
                         }
-                        Some(acc) => {
-                            let acc = acc.clone();
-                            let watcher = graceful.watcher();
-                            tokio::spawn(async move {
-                                let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acc.accept(stream)).await else {
+                        match acceptor {
+                            None => {
+                                let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                                let _ = watcher.watch(conn).await;
+                            }
+                            Some(acc) => {
+                                let Ok(Ok(tls)) = tokio::time::timeout(HEADER_READ_TIMEOUT, acc.accept(stream)).await else {
                                     return;
                                 };
                                 let conn = builder.serve_connection(TokioIo::new(tls), svc).into_owned();
                                 let _ = watcher.watch(conn).await;
-                            });
+                            }
                         }
-                    }
+                    });
                 }
             }
         }

@@ -126,7 +126,10 @@ fn attrs() -> Vec<KeyValue> {
 
 fn resource() -> Option<Resource> {
     Some(Resource {
-        attributes: vec![kv("service.name", any_value::Value::StringValue("p".into()))],
+        attributes: vec![kv(
+            "service.name",
+            any_value::Value::StringValue("p".into()),
+        )],
         dropped_attributes_count: 1,
         ..Default::default()
     })
@@ -379,10 +382,9 @@ fn json_seeds(signal: &str) -> Vec<Vec<u8>> {
 /// enough to mutate quickly.
 fn corpus_files(signal: &str, content_type: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("cases.json")).expect("corpus/cases.json"),
-    )
-    .expect("cases.json is JSON");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cases.json")).expect("corpus/cases.json"))
+            .expect("cases.json is JSON");
     let mut out = Vec::new();
     for c in manifest["cases"].as_array().expect("cases") {
         if c["signal"] != signal
@@ -680,8 +682,7 @@ fn proto_property<S: Signal>(signal: &str, msg: Msg, cases: usize, seed: u64) ->
     for seed in &seeds {
         check_proto::<S>(msg, seed, &mut stats);
         assert_eq!(
-            stats.cases,
-            stats.accepted,
+            stats.cases, stats.accepted,
             "a valid {signal} seed is refused"
         );
     }
@@ -718,7 +719,12 @@ fn scanner_never_accepts_what_prost_refuses_traces() {
 
 #[test]
 fn scanner_never_accepts_what_prost_refuses_metrics() {
-    proto_property::<Metrics>("metrics", Msg::ExportMetrics, scaled(35_000), base_seed() ^ 1);
+    proto_property::<Metrics>(
+        "metrics",
+        Msg::ExportMetrics,
+        scaled(35_000),
+        base_seed() ^ 1,
+    );
 }
 
 #[test]
@@ -784,6 +790,34 @@ fn depth_limit_boundary() {
     let req = ld(1, ld(2, ld(2, ld(5, value))));
     assert_eq!(scan::scan(Msg::ExportLogs, &req), Err(ScanError::TooDeep));
     assert!(ExportLogsServiceRequest::decode(req.as_slice()).is_err());
+}
+
+/// OTLP/JSON accepts AnyValue nesting up to 64 levels, deeper than its protobuf encoding can go:
+/// such a request is accepted over OTLP/JSON, but the protobuf tern exports for it is refused
+/// by tern's own scanner and by prost decoders (documented at `json::MAX_ANY_VALUE_DEPTH`).
+#[test]
+fn json_depth_limit_is_deeper_than_protobuf() {
+    let doc = |levels: usize| {
+        format!(
+            "{{\"resourceLogs\":[{{\"scopeLogs\":[{{\"logRecords\":[{{\"body\":{}{}{}}}]}}]}}]}}",
+            "{\"arrayValue\":{\"values\":[".repeat(levels),
+            "{\"intValue\":\"1\"}",
+            "]}}".repeat(levels)
+        )
+    };
+    let req = json::decode_logs(doc(63).as_bytes()).expect("63 nested arrays are accepted");
+    let bytes = req.encode_to_vec();
+    assert_eq!(scan::scan(Msg::ExportLogs, &bytes), Err(ScanError::TooDeep));
+    assert!(ExportLogsServiceRequest::decode(bytes.as_slice()).is_err());
+    assert!(json::decode_logs(doc(64).as_bytes()).is_err());
+    // The deepest JSON body whose protobuf the scanner still accepts: 29 levels.
+    let ok = json::decode_logs(doc(29).as_bytes()).expect("29 levels");
+    assert_eq!(scan::scan(Msg::ExportLogs, &ok.encode_to_vec()), Ok(1));
+    let deep = json::decode_logs(doc(30).as_bytes()).expect("30 levels");
+    assert_eq!(
+        scan::scan(Msg::ExportLogs, &deep.encode_to_vec()),
+        Err(ScanError::TooDeep)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1014,7 +1048,10 @@ fn json_property<S: Signal>(
         "json {signal}: {} cases, {} accepted, {} too deep for the scanner",
         stats.cases, stats.accepted, stats.too_deep_for_scanner
     );
-    assert!(stats.accepted > cases / 50, "JSON mutations too destructive");
+    assert!(
+        stats.accepted > cases / 50,
+        "JSON mutations too destructive"
+    );
 }
 
 #[test]
@@ -1052,9 +1089,18 @@ fn decompress_never_exceeds_its_limit() {
     let mut rng = Rng::new(base_seed() ^ 6);
     let plain = traces_seed(3).encode_to_vec();
     let compressed = [
-        (Encoding::Gzip, tern_core::compression::compress(Encoding::Gzip, &[plain.clone().into()], None)),
-        (Encoding::Zstd, tern_core::compression::compress(Encoding::Zstd, &[plain.clone().into()], None)),
-        (Encoding::Deflate, tern_core::compression::compress(Encoding::Deflate, &[plain.clone().into()], None)),
+        (
+            Encoding::Gzip,
+            tern_core::compression::compress(Encoding::Gzip, &[plain.clone().into()], None),
+        ),
+        (
+            Encoding::Zstd,
+            tern_core::compression::compress(Encoding::Zstd, &[plain.clone().into()], None),
+        ),
+        (
+            Encoding::Deflate,
+            tern_core::compression::compress(Encoding::Deflate, &[plain.clone().into()], None),
+        ),
     ];
     let limit = plain.len() + 16;
     let mut ok = 0;
@@ -1090,7 +1136,11 @@ fn decompress_never_exceeds_its_limit() {
         };
         match decompress(*enc, &data, small) {
             Ok(out) => {
-                assert!(out.len() <= small, "{enc:?}: {} bytes over limit {small}", out.len());
+                assert!(
+                    out.len() <= small,
+                    "{enc:?}: {} bytes over limit {small}",
+                    out.len()
+                );
                 ok += 1;
             }
             Err(DecompressError::TooLarge { limit: l }) => assert_eq!(l, small),

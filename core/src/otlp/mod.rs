@@ -138,11 +138,11 @@ impl Signal for Traces {
         for mut rs in req.resource_spans {
             let scopes = std::mem::take(&mut rs.scope_spans);
             for mut ss in scopes {
-                let mut spans = std::mem::take(&mut ss.spans);
-                while !spans.is_empty() {
+                // Chunks are collected at their exact size (linear time and memory).
+                let mut spans = std::mem::take(&mut ss.spans).into_iter();
+                while spans.len() > 0 {
                     let take = (max - cur_items).min(spans.len());
-                    let rest = spans.split_off(take);
-                    let chunk = std::mem::replace(&mut spans, rest);
+                    let chunk: Vec<_> = spans.by_ref().take(take).collect();
                     cur_items += chunk.len();
                     let scope = ScopeSpans {
                         scope: ss.scope.clone(),
@@ -195,11 +195,10 @@ impl Signal for Logs {
         for mut rl in req.resource_logs {
             let scopes = std::mem::take(&mut rl.scope_logs);
             for mut sl in scopes {
-                let mut records = std::mem::take(&mut sl.log_records);
-                while !records.is_empty() {
+                let mut records = std::mem::take(&mut sl.log_records).into_iter();
+                while records.len() > 0 {
                     let take = (max - cur_items).min(records.len());
-                    let rest = records.split_off(take);
-                    let chunk = std::mem::replace(&mut records, rest);
+                    let chunk: Vec<_> = records.by_ref().take(take).collect();
                     cur_items += chunk.len();
                     let scope = ScopeLogs {
                         scope: sl.scope.clone(),
@@ -256,6 +255,7 @@ impl Signal for Metrics {
                 let metrics = std::mem::take(&mut sm.metrics);
                 for mut m in metrics {
                     let mut remaining = metric_points(&m);
+                    reverse_points(&mut m);
                     if remaining == 0 {
                         // A metric without points still travels (it carries metadata).
                         push_metric(&mut cur, &rm, &sm, m);
@@ -298,11 +298,28 @@ pub fn metric_points(m: &Metric) -> usize {
     }
 }
 
-/// Removes the first `n` data points of `m` into a copy of the metric.
+/// Reverses the data points of `m`, so that [`take_points`] takes from the end.
+fn reverse_points(m: &mut Metric) {
+    match &mut m.data {
+        Some(metric::Data::Gauge(g)) => g.data_points.reverse(),
+        Some(metric::Data::Sum(s)) => s.data_points.reverse(),
+        Some(metric::Data::Histogram(h)) => h.data_points.reverse(),
+        Some(metric::Data::ExponentialHistogram(e)) => e.data_points.reverse(),
+        Some(metric::Data::Summary(s)) => s.data_points.reverse(),
+        None => {}
+    }
+}
+
+/// Removes the first `n` data points of `m` (reversed by [`reverse_points`]) into
+/// a copy of the metric.
 fn take_points(m: &mut Metric, n: usize) -> Metric {
+    // The points are kept in reverse order (see `reverse_points`), so the front
+    // is the tail: taking it copies only `n` items and the chunk is exact-size.
     fn front<T>(v: &mut Vec<T>, n: usize) -> Vec<T> {
-        let rest = v.split_off(n.min(v.len()));
-        std::mem::replace(v, rest)
+        let at = v.len().saturating_sub(n);
+        let mut chunk = v.split_off(at);
+        chunk.reverse();
+        chunk
     }
     let data = match &mut m.data {
         Some(metric::Data::Gauge(g)) => Some(metric::Data::Gauge(
@@ -460,5 +477,56 @@ impl ScopeEntry for ScopeMetrics {
     }
     fn absorb(&mut self, other: Self) {
         self.metrics.extend(other.metrics);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::metrics::v1::{Gauge, NumberDataPoint, ResourceMetrics};
+
+    #[test]
+    fn metric_split_keeps_point_order_and_sizes() {
+        let points: Vec<NumberDataPoint> = (0..10)
+            .map(|i| NumberDataPoint {
+                time_unix_nano: i,
+                ..Default::default()
+            })
+            .collect();
+        let req = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![Metric {
+                        name: "m".into(),
+                        data: Some(metric::Data::Gauge(Gauge {
+                            data_points: points,
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let pieces = Metrics::split(req, 4);
+        assert_eq!(
+            pieces.iter().map(Metrics::count).collect::<Vec<_>>(),
+            [4, 4, 2]
+        );
+        let times: Vec<u64> = pieces
+            .iter()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .flat_map(|m| match &m.data {
+                Some(metric::Data::Gauge(g)) => g
+                    .data_points
+                    .iter()
+                    .map(|p| p.time_unix_nano)
+                    .collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(times, (0..10).collect::<Vec<_>>());
     }
 }

@@ -66,3 +66,20 @@ pub fn allocated() -> u64 {
 pub fn total_allocated() -> u64 {
     TOTAL.load(Ordering::Relaxed)
 }
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    fn malloc_trim(pad: usize) -> i32;
+}
+
+/// Returns freed heap pages to the operating system (glibc keeps them after a
+/// burst, so RSS would stay at its peak). A no-op elsewhere.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: malloc_trim only inspects and releases the allocator's free lists; it
+    // is thread-safe and has no preconditions.
+    unsafe {
+        malloc_trim(0);
+    }
+}

@@ -122,6 +122,7 @@ fn serve(cli: &Cli, registry: &Registry) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let service = Service::start(&cfg, ctx).await?;
+        tokio::spawn(release_memory_after_bursts());
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             "Everything is ready. Begin running and processing data."
@@ -143,6 +144,22 @@ fn serve(cli: &Cli, registry: &Registry) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// After a burst, hand memory the allocator no longer uses back to the OS (checked
+/// every second; trimming only when RSS exceeds the live heap by 16 MiB).
+async fn release_memory_after_bursts() {
+    const SLACK: u64 = 16 * 1024 * 1024;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(rss) = telemetry::rss_bytes() else {
+            continue;
+        };
+        if rss > tern_alloc::allocated() + SLACK {
+            tern_alloc::release_free_memory();
+        }
+    }
 }
 
 async fn wait_for_signal() {

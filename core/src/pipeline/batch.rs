@@ -195,6 +195,20 @@ impl<S: Signal> Batch<S> {
         }
     }
 
+    /// `n` copies for a fan-out: clones for all but the last, which is `self`
+    /// (encoded data is shared, not copied). Empty when `n` is 0.
+    pub fn copies(self, n: usize) -> Vec<Batch<S>> {
+        let mut out = Vec::with_capacity(n);
+        if n == 0 {
+            return out;
+        }
+        for _ in 1..n {
+            out.push(self.clone());
+        }
+        out.push(self);
+        out
+    }
+
     /// Attaches the token of a persisted record.
     pub fn add_ack(&mut self, ack: Ack) {
         self.acks.push(ack);

@@ -221,13 +221,8 @@ impl<S: Signal> PipelineTask<S> {
         if batch.is_empty() {
             return;
         }
-        let n = self.exporters.len();
-        for (i, exp) in self.exporters.iter().enumerate() {
-            let own = if i + 1 == n {
-                std::mem::take(&mut batch)
-            } else {
-                batch.clone()
-            };
+        let copies = batch.copies(self.exporters.len());
+        for (exp, own) in self.exporters.iter().zip(copies) {
             if let Err(b) = exp.enqueue(own).await {
                 tracing::error!(pipeline = %self.name, exporter = exp.id(), dropped_items = b.items(),
                     "Exporter queue closed; data could not be queued.");

@@ -107,17 +107,10 @@ impl<S: Signal> Consumer<S> {
         // Run every pipeline's ingest processors first (a memory-limit refusal costs
         // nothing), then reserve room everywhere, then send: a refusal anywhere
         // leaves no copy behind in another pipeline.
-        let last = self.inputs.len().saturating_sub(1);
-        let mut batch = Some(batch);
-        let mut outs = Vec::with_capacity(self.inputs.len());
-        for (i, input) in self.inputs.iter().enumerate() {
-            let mut own = if i == last {
-                batch.take().unwrap_or_default()
-            } else {
-                batch.clone().unwrap_or_default()
-            };
+        let mut outs = batch.copies(self.inputs.len());
+        for (input, own) in self.inputs.iter().zip(outs.iter_mut()) {
             for p in &input.processors {
-                p.process(&mut own).map_err(|e| match e {
+                p.process(own).map_err(|e| match e {
                     ProcessError::Refused(m) => ConsumeError::Refused {
                         message: m,
                         retry_after: RETRY_AFTER,
@@ -125,7 +118,6 @@ impl<S: Signal> Consumer<S> {
                     ProcessError::Permanent(m) => ConsumeError::Permanent(m),
                 })?;
             }
-            outs.push(own);
         }
         let mut reserved = Vec::with_capacity(self.inputs.len());
         for (input, own) in self.inputs.iter().zip(&outs) {
@@ -159,14 +151,8 @@ impl<S: Signal> Consumer<S> {
             match r {
                 Reserved::Task(permit) => permit.send(own),
                 Reserved::Direct(slots) => {
-                    let n = slots.len();
-                    let mut own = Some(own);
-                    for (i, slot) in slots.into_iter().enumerate() {
-                        let b = if i + 1 == n {
-                            own.take().unwrap_or_default()
-                        } else {
-                            own.clone().unwrap_or_default()
-                        };
+                    let copies = own.copies(slots.len());
+                    for (slot, b) in slots.into_iter().zip(copies) {
                         slot.send(b);
                     }
                 }
@@ -191,14 +177,8 @@ impl<S: Signal> PipelineInput<S> {
                 }
             }
             Route::Direct(exporters) => {
-                let n = exporters.len();
-                let mut batch = Some(batch);
-                for (i, e) in exporters.iter().enumerate() {
-                    let b = if i + 1 == n {
-                        batch.take().unwrap_or_default()
-                    } else {
-                        batch.clone().unwrap_or_default()
-                    };
+                let copies = batch.copies(exporters.len());
+                for (e, b) in exporters.iter().zip(copies) {
                     let _ = e.enqueue(b).await;
                 }
             }

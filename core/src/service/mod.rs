@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{ComponentId, PipelineConfig, ValidatedConfig};
 use crate::extension::file_storage::FileStorageConfig;
-use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
+use crate::otlp::{Logs, Metrics, Signal, Traces};
 use crate::pipeline::batcher::{self, Batcher, PipelineParts};
 use crate::pipeline::stage::ExportQueue;
 use crate::pipeline::wal::{Recovered, Wal, WalSettings};
@@ -331,10 +331,6 @@ impl Service {
         .await;
         report
     }
-
-    pub fn context(&self) -> &BuildContext {
-        &self.ctx
-    }
 }
 
 /// A pipeline's log and what it recovered.
@@ -464,12 +460,4 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
     for h in handles {
         let _ = h.await;
     }
-}
-
-/// Which signals a config's pipelines use (for logs at start).
-pub fn signals_in_use(cfg: &ValidatedConfig) -> Vec<SignalKind> {
-    let mut v: Vec<SignalKind> = cfg.pipelines.iter().map(|p| p.id.signal).collect();
-    v.sort();
-    v.dedup();
-    v
 }

@@ -1020,10 +1020,6 @@ async fn peak_rss_after(tern: &Tern, content_type: &str, body: Vec<u8>, settle: 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "tern bug: with send_batch_max_size set, splitting a request with many items in one \
-            scope is quadratic in memory: every chunk keeps the capacity of the whole remaining \
-            Vec (Vec::split_off + mem::replace in Signal::split). 200k empty spans (400 KB) \
-            peak at ~650 MiB; 2M (4 MiB) exhaust the machine."]
 async fn batch_split_memory_is_bounded() {
     let mut tern = Tern::start("split", "{send_batch_max_size: 8192}").await;
     // ExportTraceServiceRequest { resource_spans { scope_spans { spans: {} x 200k } } }

@@ -4,6 +4,7 @@
 //! components ([`receiver`], [`processor`], [`exporter`], [`extension`]) →
 //! [`pipeline`], [`telemetry`], [`otlp`].
 
+pub mod aws;
 pub mod compression;
 pub mod config;
 pub mod exporter;

@@ -5,6 +5,7 @@ pub mod debug;
 pub mod helper;
 pub mod otlp;
 pub mod otlphttp;
+pub mod prometheusremotewrite;
 
 use serde::Deserialize;
 

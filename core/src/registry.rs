@@ -186,6 +186,10 @@ pub trait ExporterFactory: Send + Sync {
     fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>>;
     /// The queue settings of a parsed config (for `sending_queue.storage` wiring).
     fn queue(&self, cfg: &ParsedConfig) -> Option<crate::exporter::helper::QueueSettings>;
+    /// The `auth.authenticator` extension ID of a parsed config, if any.
+    fn authenticator(&self, _cfg: &ParsedConfig) -> Option<String> {
+        None
+    }
     fn build_traces(
         &self,
         ctx: &BuildContext,
@@ -238,6 +242,7 @@ impl Registry {
                 &crate::exporter::otlphttp::OtlpHttpFactory,
                 &crate::exporter::otlp::OtlpGrpcFactory,
                 &crate::exporter::debug::DebugFactory,
+                &crate::exporter::prometheusremotewrite::PrwFactory,
             ],
             extensions: vec![
                 &crate::extension::health_check::HealthCheckFactory,

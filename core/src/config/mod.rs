@@ -599,6 +599,31 @@ pub fn validate(root: &Value, registry: &Registry) -> Result<ValidatedConfig, Ve
         }
     }
 
+    for (id, exp) in &exporters {
+        let Some(auth) = exp.factory.authenticator(&exp.config) else {
+            continue;
+        };
+        let path = format!("exporters::{id}::auth::authenticator");
+        match ComponentId::parse(&auth) {
+            Ok(aid) if !extensions.contains_key(&aid) && !declared_extensions.contains(&aid) => {
+                issues.push(ConfigIssue::new(
+                    path,
+                    format!("references authenticator extension \"{aid}\" which is not configured"),
+                ))
+            }
+            Ok(aid) if extensions.contains_key(&aid) && !service_extensions.contains(&aid) => {
+                issues.push(ConfigIssue::new(
+                    path,
+                    format!(
+                        "authenticator extension \"{aid}\" must be listed in service::extensions"
+                    ),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => issues.push(ConfigIssue::new(path, e)),
+        }
+    }
+
     let telemetry = match telemetry::parse(service.get("telemetry").unwrap_or(&Value::Null)) {
         Ok(t) => t,
         Err(mut e) => {

@@ -1,4 +1,5 @@
 //! Extensions: collector-level services that are not part of a pipeline.
 
+pub mod auth;
 pub mod file_storage;
 pub mod health_check;

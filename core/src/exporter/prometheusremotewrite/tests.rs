@@ -823,3 +823,101 @@ fn delta_state_is_bounded_expires_and_drops_out_of_order() {
     assert_eq!(st.dropped_points, 0);
     assert_eq!(d.len(), 1);
 }
+
+mod config_validation {
+    use crate::config::{validate, ValidatedConfig};
+    use crate::registry::{ConfigIssue, Registry};
+
+    fn load(yaml: &str) -> Result<ValidatedConfig, Vec<ConfigIssue>> {
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).expect("yaml");
+        validate(&v, &Registry::builtin())
+    }
+
+    #[test]
+    fn reserved_headers_bad_labels_and_missing_authenticator_are_reported() {
+        let errs = load(
+            r#"
+receivers: {otlp: {protocols: {http: {}}}}
+exporters:
+  prometheusremotewrite:
+    endpoint: http://localhost:9090/api/v1/write
+    headers: {Content-Type: text/plain, X-Scope-OrgID: t1}
+    external_labels: {replica: ""}
+    compression: gzip
+    remote_write_queue: {queue_size: 0}
+service:
+  pipelines:
+    metrics: {receivers: [otlp], exporters: [prometheusremotewrite]}
+"#,
+        )
+        .err()
+        .expect("invalid");
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        let has = |p: &str| text.iter().any(|t| t.contains(p));
+        assert!(
+            has("exporters::prometheusremotewrite::headers::Content-Type"),
+            "{text:?}"
+        );
+        assert!(!has("X-Scope-OrgID"), "{text:?}");
+        assert!(
+            has("external labels configuration contains an empty key or value"),
+            "{text:?}"
+        );
+        assert!(has("compression type must be snappy"), "{text:?}");
+        assert!(has("a 0 size queue will drop all the data"), "{text:?}");
+    }
+
+    #[test]
+    fn authenticator_must_be_configured_and_enabled() {
+        let yaml = |ext: &str, svc: &str| {
+            format!(
+                r#"
+receivers: {{otlp: {{protocols: {{http: {{}}}}}}}}
+extensions: {{{ext}}}
+exporters:
+  prometheusremotewrite:
+    endpoint: http://localhost:9090/api/v1/write
+    auth: {{authenticator: sigv4auth/amp}}
+service:
+  extensions: [{svc}]
+  pipelines:
+    metrics: {{receivers: [otlp], exporters: [prometheusremotewrite]}}
+"#
+            )
+        };
+        let errs = load(&yaml("health_check: {}", "health_check"))
+            .err()
+            .expect("invalid");
+        assert_eq!(
+            errs[0].to_string(),
+            "exporters::prometheusremotewrite::auth::authenticator: references authenticator extension \"sigv4auth/amp\" which is not configured"
+        );
+        let errs = load(&yaml("sigv4auth/amp: {region: us-east-1}", ""))
+            .err()
+            .expect("invalid");
+        assert!(
+            errs[0]
+                .to_string()
+                .contains("must be listed in service::extensions"),
+            "{errs:?}"
+        );
+        assert!(load(&yaml("sigv4auth/amp: {region: us-east-1}", "sigv4auth/amp")).is_ok());
+    }
+
+    #[test]
+    fn alias_and_defaults() {
+        let cfg = load(
+            r#"
+receivers: {otlp: {protocols: {http: {}}}}
+exporters:
+  prometheus_remote_write:
+    endpoint: http://localhost:9090/api/v1/write
+service:
+  pipelines:
+    metrics: {receivers: [otlp], exporters: [prometheus_remote_write]}
+"#,
+        )
+        .expect("valid");
+        assert_eq!(cfg.exporters.len(), 1);
+    }
+}

@@ -1,0 +1,304 @@
+//! The remote-write sender: translation and encoding of a batch (in the queue
+//! consumer, once per batch) and the HTTP requests (I/O).
+//!
+//! Ordering: the exporter's queue has one consumer, so batches are translated
+//! and sent one after the other; the requests of one batch (each series is in
+//! exactly one of them) go out in parallel. A series therefore never has two
+//! requests in flight, and its samples reach the backend in timestamp order.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header;
+use hyper_util::client::legacy::Client;
+
+use super::delta::DeltaToCumulative;
+use super::encode::{compress, pack};
+use super::translate::{translate, TranslateSettings};
+use crate::exporter::helper::{ExportClient, ExportError};
+use crate::exporter::parse_retry_after;
+use crate::extension::auth::RequestSigner;
+use crate::otlp::Metrics;
+use crate::pipeline::Batch;
+use crate::telemetry::metrics::{Counter, Registry};
+
+pub const USER_AGENT: &str = concat!("tern/", env!("CARGO_PKG_VERSION"));
+
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+
+/// This exporter's own self-metrics.
+#[derive(Clone)]
+pub struct PrwMetrics {
+    pub failed_translations: Counter,
+    pub translated_time_series: Counter,
+    pub sent_batches: Counter,
+    pub delta_series_evicted: Counter,
+}
+
+impl PrwMetrics {
+    pub fn new(reg: &Registry, exporter: &str, endpoint: &str, consumers: usize) -> Self {
+        let l = [("exporter", exporter), ("endpoint", endpoint)];
+        reg.gauge(
+            "otelcol_exporter_prometheusremotewrite_consumers",
+            "Number of configured workers to use to fan out the outgoing requests",
+            &l,
+        )
+        .set(consumers as i64);
+        PrwMetrics {
+            failed_translations: reg.counter(
+                "otelcol_exporter_prometheusremotewrite_failed_translations",
+                "Number of translation operations that failed to translate metrics from Otel to Prometheus",
+                &l,
+            ),
+            translated_time_series: reg.counter(
+                "otelcol_exporter_prometheusremotewrite_translated_time_series",
+                "Number of Prometheus time series that were translated from OTel metrics",
+                &l,
+            ),
+            sent_batches: reg.counter(
+                "otelcol_exporter_prometheusremotewrite_sent_batches",
+                "Number of remote write request batches sent to the remote write endpoint regardless of success or failure",
+                &l,
+            ),
+            delta_series_evicted: reg.counter(
+                "tern_exporter_prometheusremotewrite_delta_series_evicted",
+                "Delta-to-cumulative series forgotten after max_stale without points",
+                &l,
+            ),
+        }
+    }
+}
+
+/// Everything the sender needs (shared with the per-request tasks).
+pub struct Inner {
+    pub id: String,
+    pub http: Client<Connector, Full<Bytes>>,
+    pub uri: hyper::Uri,
+    pub headers: header::HeaderMap,
+    pub signer: Option<Arc<dyn RequestSigner>>,
+    pub metrics: PrwMetrics,
+}
+
+/// The exporter's [`ExportClient`].
+pub struct PrwClient {
+    pub inner: Arc<Inner>,
+    pub settings: TranslateSettings,
+    pub max_bytes: usize,
+    pub parallelism: usize,
+    /// `None` when delta conversion is off (deltas are then translation errors).
+    pub delta: Option<Mutex<DeltaToCumulative>>,
+}
+
+/// The snappy bodies of one batch, and which of them are done (kept across retries).
+pub struct PrwRequest {
+    pub bodies: Vec<Bytes>,
+    done: Vec<AtomicBool>,
+    permanent: Mutex<Option<String>>,
+}
+
+impl PrwRequest {
+    pub fn new(bodies: Vec<Bytes>) -> Self {
+        PrwRequest {
+            done: bodies.iter().map(|_| AtomicBool::new(false)).collect(),
+            bodies,
+            permanent: Mutex::new(None),
+        }
+    }
+}
+
+impl PrwClient {
+    /// Translates, packs and compresses a batch (pure apart from the delta state).
+    pub fn build_request(&self, batch: Batch<Metrics>) -> Result<PrwRequest, ExportError> {
+        let mut req = batch.into_request();
+        if let Some(delta) = &self.delta {
+            let mut d = delta.lock().unwrap_or_else(|p| p.into_inner());
+            let st = d.convert(&mut req, Instant::now());
+            drop(d);
+            if st.evicted > 0 {
+                self.inner.metrics.delta_series_evicted.inc_by(st.evicted);
+            }
+            if st.dropped_points > 0 {
+                self.inner
+                    .metrics
+                    .failed_translations
+                    .inc_by(st.errors.len() as u64);
+                tracing::warn!(exporter = %self.inner.id, dropped_points = st.dropped_points,
+                    errors = st.errors.len(), first_error = %st.errors.first().map_or("", |s| s.as_str()),
+                    "Delta to cumulative conversion dropped points.");
+            }
+        }
+        let t = translate(&req, &self.settings);
+        drop(req);
+        if !t.errors.is_empty() {
+            self.inner
+                .metrics
+                .failed_translations
+                .inc_by(t.errors.len() as u64);
+            tracing::warn!(exporter = %self.inner.id, dropped_points = t.dropped_points,
+                errors = t.errors.len(), first_error = %t.errors[0],
+                "Some metrics could not be translated to Prometheus time series; the rest is exported.");
+        }
+        self.inner
+            .metrics
+            .translated_time_series
+            .inc_by(t.series.len() as u64);
+        let reqs = pack(t.series, t.metadata, self.max_bytes);
+        let mut enc = snap::raw::Encoder::new();
+        let bodies = reqs
+            .iter()
+            .map(|r| compress(r, &mut enc))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ExportError::permanent(e.to_string()))?;
+        Ok(PrwRequest::new(bodies))
+    }
+}
+
+/// Sends one body; classifies the answer.
+async fn send_one(inner: &Inner, body: Bytes) -> Result<(), ExportError> {
+    let mut req = hyper::Request::post(inner.uri.clone())
+        .header(header::CONTENT_ENCODING, "snappy")
+        .header(header::CONTENT_TYPE, "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .header(header::USER_AGENT, USER_AGENT)
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Full::new(body.clone()))
+        .map_err(|e| ExportError::permanent(e.to_string()))?;
+    for (k, v) in &inner.headers {
+        req.headers_mut().insert(k.clone(), v.clone());
+    }
+    if let Some(signer) = &inner.signer {
+        signer
+            .sign(&mut req, &body)
+            .await
+            .map_err(|e| ExportError::retryable(format!("signing the request failed: {e}")))?;
+    }
+    inner.metrics.sent_batches.inc();
+    let resp = inner
+        .http
+        .request(req)
+        .await
+        .map_err(|e| ExportError::retryable(format!("failed to make an HTTP request: {e}")))?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    // Read (and bound) the body so the connection can be reused.
+    let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(1024)]);
+    let message = format!(
+        "remote write returned HTTP status {status}; err = {}",
+        text.trim_end()
+    );
+    if status == 429 || (500..600).contains(&status) {
+        Err(ExportError::Retryable {
+            message,
+            retry_after,
+        })
+    } else {
+        Err(ExportError::Permanent { message })
+    }
+}
+
+impl ExportClient<Metrics> for PrwClient {
+    type Request = PrwRequest;
+
+    fn encode(&self, batch: Batch<Metrics>) -> Result<PrwRequest, ExportError> {
+        self.build_request(batch)
+    }
+
+    async fn send(&self, req: &PrwRequest) -> Result<(), ExportError> {
+        let pending: Vec<usize> = (0..req.bodies.len())
+            .filter(|i| !req.done[*i].load(Ordering::Acquire))
+            .collect();
+        let mut retry: Option<ExportError> = None;
+        let mark = |i: usize| {
+            if let Some(d) = req.done.get(i) {
+                d.store(true, Ordering::Release);
+            }
+        };
+        let mut record = |i: usize, r: Result<(), ExportError>| match r {
+            Ok(()) => mark(i),
+            Err(ExportError::Permanent { message }) => {
+                // Not retried; reported once the rest of the batch is through.
+                mark(i);
+                let mut p = req.permanent.lock().unwrap_or_else(|p| p.into_inner());
+                p.get_or_insert(message);
+            }
+            Err(e) => {
+                let keep = match (&retry, &e) {
+                    (
+                        Some(ExportError::Retryable {
+                            retry_after: Some(a),
+                            ..
+                        }),
+                        ExportError::Retryable { retry_after, .. },
+                    ) => retry_after.is_some_and(|b| b > *a),
+                    (None, _) => true,
+                    _ => e.is_retryable(),
+                };
+                if keep {
+                    retry = Some(e);
+                }
+            }
+        };
+        if pending.len() <= 1 || self.parallelism <= 1 {
+            for i in pending {
+                let r = send_one(&self.inner, req.bodies[i].clone()).await;
+                let stop = matches!(r, Err(ExportError::Retryable { .. }));
+                record(i, r);
+                if stop {
+                    break;
+                }
+            }
+        } else {
+            let mut set = tokio::task::JoinSet::new();
+            let mut it = pending.into_iter();
+            loop {
+                while set.len() < self.parallelism {
+                    let Some(i) = it.next() else { break };
+                    let inner = self.inner.clone();
+                    let body = req.bodies[i].clone();
+                    set.spawn(async move { (i, send_one(&inner, body).await) });
+                }
+                let Some(done) = set.join_next().await else {
+                    break;
+                };
+                match done {
+                    Ok((i, r)) => record(i, r),
+                    Err(e) => record(
+                        usize::MAX,
+                        Err(ExportError::retryable(format!("request task failed: {e}"))),
+                    ),
+                }
+            }
+        }
+        if let Some(e) = retry {
+            return Err(e);
+        }
+        let permanent = req
+            .permanent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match permanent {
+            Some(message) => Err(ExportError::Permanent { message }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Requests of the HTTP client are bounded by the exporter timeout; keep idle
+/// connections a minute.
+pub const POOL_IDLE: Duration = Duration::from_secs(60);

@@ -171,7 +171,11 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// preface, the whole preface. Returns false when the peer closes or stalls for
 /// `limit`. Servers sniff the protocol from these bytes without a timeout of
 /// their own, so without this a silent client would hold its socket forever.
-pub async fn opening_arrives(stream: &tokio::net::TcpStream, limit: Duration, plaintext: bool) -> bool {
+pub async fn opening_arrives(
+    stream: &tokio::net::TcpStream,
+    limit: Duration,
+    plaintext: bool,
+) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     let mut buf = [0u8; 24];
     loop {

@@ -247,6 +247,7 @@ impl Registry {
             extensions: vec![
                 &crate::extension::health_check::HealthCheckFactory,
                 &crate::extension::file_storage::FileStorageFactory,
+                &crate::extension::sigv4auth::SigV4AuthFactory,
             ],
         }
     }

@@ -3,3 +3,4 @@
 pub mod auth;
 pub mod file_storage;
 pub mod health_check;
+pub mod sigv4auth;

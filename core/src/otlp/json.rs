@@ -3646,8 +3646,15 @@ mod budget_tests {
         let used = decode_budget(real.len()) - BUDGET.with(|b| b.get());
         // Realistic OTLP/JSON (parse tree + messages) needs ~4× its size, half the
         // budget's per-byte allowance.
-        assert!(used < real.len() * 5, "used {used} for {} bytes", real.len());
-        eprintln!("decode budget used by {} bytes of realistic spans: {used}", real.len());
+        assert!(
+            used < real.len() * 5,
+            "used {used} for {} bytes",
+            real.len()
+        );
+        eprintln!(
+            "decode budget used by {} bytes of realistic spans: {used}",
+            real.len()
+        );
         assert_eq!(
             req.resource_spans[0].scope_spans[0].spans.len(),
             4 * 1024 * 1024 / span.len()

@@ -376,3 +376,16 @@ def test_sigv4auth_without_credentials_fails_start(tern, tmp_path):
     rc = t.wait(timeout=30)
     assert rc != 0
     assert "sigv4auth" in t.stderr() and "credentials" in t.stderr().lower(), t.stderr()[-2000:]
+
+
+def test_readme_amp_example_validates(tmp_path):
+    from pathlib import Path
+    from ternlib.process import run_tern
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("receivers:\n  otlp: {protocols: {grpc: {}, http: {}}}\nprocessors:")
+    snippet = readme[start:readme.index("```", start)]
+    assert "sigv4auth" in snippet and "aps-workspaces" in snippet
+    cfg = tmp_path / "amp.yaml"
+    cfg.write_text(snippet)
+    r = run_tern(["validate", "--config", str(cfg)])
+    assert r.returncode == 0, r.stderr

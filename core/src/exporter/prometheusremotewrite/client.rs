@@ -141,6 +141,13 @@ impl PrwClient {
                 errors = t.errors.len(), first_error = %t.errors[0],
                 "Some metrics could not be translated to Prometheus time series; the rest is exported.");
         }
+        if t.series.is_empty() && t.metadata.is_empty() && t.dropped_points > 0 {
+            // Nothing left to send: the batch failed as a whole (counted as send failures).
+            return Err(ExportError::permanent(format!(
+                "no metric could be translated: {}",
+                t.errors[0]
+            )));
+        }
         self.inner
             .metrics
             .translated_time_series

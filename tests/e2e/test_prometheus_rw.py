@@ -389,3 +389,31 @@ def test_readme_amp_example_validates(tmp_path):
     cfg.write_text(snippet)
     r = run_tern(["validate", "--config", str(cfg)])
     assert r.returncode == 0, r.stderr
+
+
+def test_persistent_queue_survives_kill_while_prometheus_is_down(tern, tmp_path):
+    """remote_write_queue.storage: accepted points are on disk before the 200; after kill -9
+    and a restart they reach Prometheus."""
+    prometheus = PrometheusServer(tmp_path)  # not started yet: connection refused
+    port = free_port()
+    storage = tmp_path / "queue"
+    cfg = prw_config(port, prometheus.write_url, target_info={"enabled": False},
+                     remote_write_queue={"storage": "file_storage"},
+                     extensions={"file_storage": {"directory": str(storage), "fsync": True}},
+                     service_extensions=["file_storage"])
+    t = tern(cfg)
+    for k in range(3):
+        assert otlp.post_proto(f"http://127.0.0.1:{port}",
+                               gauge_request(10, name=f"e2e.persist{k}")).status_code == 200
+    time.sleep(0.5)
+    t.sigkill()
+    prometheus.start()
+    try:
+        args: list[str] = []
+        for p in t.config_paths:
+            args += ["--config", str(p)]
+        tern(args=args, wait_ports=[("127.0.0.1", port)], health_url=t.health_url)
+        for k in range(3):
+            assert prometheus.wait_value(f"count(e2e_persist{k})", 10) == 10, k
+    finally:
+        prometheus.stop()

@@ -921,3 +921,184 @@ service:
         assert_eq!(cfg.exporters.len(), 1);
     }
 }
+
+mod sender {
+    //! The sender against an in-process HTTP server: retries resume at the request that
+    //! failed (those already accepted are not sent again), a permanent answer does not stop
+    //! the rest of the batch, and the remote-write headers are set.
+
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    use super::super::client::{Inner, PrwClient, PrwMetrics, PrwRequest};
+    use super::super::proto::WriteRequest;
+    use super::super::translate::TranslateSettings;
+    use crate::exporter::helper::{ExportClient, ExportError};
+    use crate::telemetry::metrics::Registry;
+
+    type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Bytes)>>>;
+
+    /// Answers with `script` statuses in order (then 204) and records headers and bodies.
+    async fn server(script: Vec<u16>) -> (String, Seen) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v1/write", listener.local_addr().unwrap());
+        let seen: Seen = Arc::default();
+        let script = Arc::new(Mutex::new(script.into_iter()));
+        let s2 = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let (seen, script) = (s2.clone(), script.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (seen, script) = (seen.clone(), script.clone());
+                        async move {
+                            let headers = req
+                                .headers()
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+                                .collect();
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            seen.lock().unwrap().push((headers, body));
+                            let status = script.lock().unwrap().next().unwrap_or(204);
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from_static(b"nope")))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    fn client(url: &str, parallelism: usize) -> PrwClient {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::config::tls::build::client(&Default::default()).unwrap())
+            .https_or_http()
+            .enable_http1()
+            .build();
+        PrwClient {
+            inner: Arc::new(Inner {
+                id: "prometheusremotewrite".into(),
+                http: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                    .build(https),
+                uri: url.parse().unwrap(),
+                headers: Default::default(),
+                signer: None,
+                metrics: PrwMetrics::new(&Registry::default(), "prw", url, parallelism),
+            }),
+            settings: TranslateSettings::default(),
+            max_bytes: 3_000_000,
+            parallelism,
+            delta: None,
+        }
+    }
+
+    fn bodies(n: u8) -> Vec<Bytes> {
+        (0..n)
+            .map(|i| Bytes::from(snap::raw::Encoder::new().compress_vec(&[i; 8]).unwrap()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn retry_resumes_where_it_failed_and_headers_are_set() {
+        // Sequential (parallelism 1): body 0 ok, body 1 gets 503, then everything succeeds.
+        let (url, seen) = server(vec![204, 503]).await;
+        let c = client(&url, 1);
+        let req = PrwRequest::new(bodies(3));
+        let first = c.send(&req).await;
+        assert!(
+            matches!(first, Err(ExportError::Retryable { .. })),
+            "{first:?}"
+        );
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            2,
+            "stops at the retryable failure"
+        );
+        c.send(&req).await.unwrap();
+        let seen = seen.lock().unwrap();
+        let sent: Vec<&Bytes> = seen.iter().map(|(_, b)| b).collect();
+        assert_eq!(
+            sent,
+            vec![
+                &req.bodies[0],
+                &req.bodies[1],
+                &req.bodies[1],
+                &req.bodies[2]
+            ]
+        );
+        let h: std::collections::HashMap<_, _> = seen[0].0.iter().cloned().collect();
+        assert_eq!(h["content-encoding"], "snappy");
+        assert_eq!(h["content-type"], "application/x-protobuf");
+        assert_eq!(h["x-prometheus-remote-write-version"], "0.1.0");
+        assert!(h["user-agent"].starts_with("tern/"));
+    }
+
+    #[tokio::test]
+    async fn a_permanent_answer_does_not_stop_the_rest_and_is_reported_once() {
+        let (url, seen) = server(vec![400]).await;
+        let c = client(&url, 4);
+        let req = PrwRequest::new(bodies(5));
+        let r = c.send(&req).await;
+        match r {
+            Err(ExportError::Permanent { message }) => {
+                assert!(
+                    message.contains("400") && message.contains("nope"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            5,
+            "every request of the batch was sent"
+        );
+        // Nothing is left to send.
+        c.send(&req).await.unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_batch_that_translates_to_nothing_fails_as_a_whole() {
+        use super::*;
+        let c = client("http://127.0.0.1:9/api/v1/write", 1);
+        let req = request(
+            vec![],
+            vec![sum(
+                "d",
+                "",
+                true,
+                AggregationTemporality::Delta,
+                vec![num(T0, 1.0, vec![])],
+            )],
+        );
+        let batch = crate::pipeline::Batch::<crate::otlp::Metrics>::from_request(req);
+        assert!(matches!(
+            c.build_request(batch),
+            Err(ExportError::Permanent { .. })
+        ));
+        assert_eq!(c.inner.metrics.failed_translations.get(), 1);
+        let ok = request(vec![], vec![gauge("g", "", vec![num(T0, 1.0, vec![])])]);
+        let r = c
+            .build_request(crate::pipeline::Batch::from_request(ok))
+            .unwrap();
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(&r.bodies[0])
+            .unwrap();
+        let wr = <WriteRequest as prost::Message>::decode(raw.as_slice()).unwrap();
+        assert_eq!(wr.timeseries.len(), 1);
+    }
+}

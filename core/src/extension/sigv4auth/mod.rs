@@ -131,3 +131,43 @@ impl Running for Idle {
         Box::pin(async {})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(region: Option<&str>, service: Option<&str>) -> SigV4Auth {
+        SigV4Auth {
+            id: "sigv4auth".into(),
+            cfg: SigV4Config {
+                region: region.map(str::to_string),
+                service: service.map(str::to_string),
+                assume_role: None,
+            },
+            sdk: SdkConfig::builder()
+                .region(aws_config::Region::new("eu-west-1"))
+                .build(),
+        }
+    }
+
+    #[test]
+    fn service_and_region_resolution_order() {
+        let amp = "aps-workspaces.us-west-2.amazonaws.com";
+        let r = |a: SigV4Auth, host: &str| a.resolve(host);
+        assert_eq!(
+            r(auth(None, None), amp),
+            Ok(("aps".into(), "us-west-2".into()))
+        );
+        assert_eq!(
+            r(auth(Some("us-east-1"), Some("custom")), amp),
+            Ok(("custom".into(), "us-east-1".into()))
+        );
+        assert_eq!(
+            r(auth(None, Some("aps")), "127.0.0.1"),
+            Ok(("aps".into(), "eu-west-1".into())),
+            "region falls back to the SDK's"
+        );
+        let e = r(auth(None, None), "prometheus.internal").unwrap_err();
+        assert!(e.contains("set `service`"), "{e}");
+    }
+}

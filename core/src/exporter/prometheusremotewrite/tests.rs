@@ -690,6 +690,91 @@ fn samples_of_one_series_leave_sorted_even_across_resources() {
     assert_eq!(v, vec![1.0, 2.0, 3.0]);
 }
 
+#[test]
+fn metadata_once_per_family_with_prometheus_types() {
+    use super::proto::MetricType;
+    let mut g = gauge(
+        "mem",
+        "By",
+        vec![
+            num(T0, 1.0, vec![kv("a", "1")]),
+            num(T0, 2.0, vec![kv("a", "2")]),
+        ],
+    );
+    g.description = "Memory in use.".into();
+    let req = request(
+        vec![kv("service.name", "api")],
+        vec![
+            g,
+            sum(
+                "hits",
+                "",
+                true,
+                AggregationTemporality::Cumulative,
+                vec![num(T0, 1.0, vec![])],
+            ),
+            sum(
+                "depth",
+                "",
+                false,
+                AggregationTemporality::Cumulative,
+                vec![num(T0, 1.0, vec![])],
+            ),
+            hist(
+                "lat",
+                "s",
+                AggregationTemporality::Cumulative,
+                vec![hist_point(T0, vec![1], vec![], 1.0)],
+            ),
+        ],
+    );
+    let mut s = settings();
+    s.send_metadata = true;
+    let t = translate(&req, &s);
+    let md: Vec<(String, i32, String, String)> = t
+        .metadata
+        .iter()
+        .map(|m| {
+            (
+                m.metric_family_name.clone(),
+                m.r#type,
+                m.help.clone(),
+                m.unit.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        md,
+        vec![
+            (
+                "mem_bytes".into(),
+                MetricType::Gauge as i32,
+                "Memory in use.".into(),
+                "By".into()
+            ),
+            (
+                "hits_total".into(),
+                MetricType::Counter as i32,
+                String::new(),
+                String::new()
+            ),
+            (
+                "depth".into(),
+                MetricType::Gauge as i32,
+                String::new(),
+                String::new()
+            ),
+            (
+                "lat_seconds".into(),
+                MetricType::Histogram as i32,
+                String::new(),
+                "s".into()
+            ),
+        ]
+    );
+    assert!(translate(&req, &settings()).metadata.is_empty());
+}
+
 fn limits() -> DeltaLimits {
     DeltaLimits {
         max_series: 2,

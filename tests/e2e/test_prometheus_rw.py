@@ -417,3 +417,34 @@ def test_persistent_queue_survives_kill_while_prometheus_is_down(tern, tmp_path)
             assert prometheus.wait_value(f"count(e2e_persist{k})", 10) == 10, k
     finally:
         prometheus.stop()
+
+
+def test_exemplars_from_sampled_spans_reach_prometheus(tern, prometheus):
+    from opentelemetry.sdk.trace import TracerProvider
+    port = free_port()
+    tern(prw_config(port, prometheus.write_url))
+    tp = TracerProvider()
+    tracer = tp.get_tracer("e2e")
+    mp = sdk_provider(port, service="e2e-exemplars", exp_histograms=False)
+    meter = mp.get_meter("e2e.meter")
+    hist = meter.create_histogram("e2e.ex.lat", unit="s")
+    with tracer.start_as_current_span("op") as span:
+        hist.record(0.3)
+        ctx = span.get_span_context()
+    mp.shutdown()
+    tp.shutdown()
+    assert prometheus.wait_value('e2e_ex_lat_seconds_count{job="e2e-exemplars"}', 1) == 1
+    now = time.time()
+    deadline = time.monotonic() + 10
+    found = []
+    while not found and time.monotonic() < deadline:
+        found = prometheus.exemplars('e2e_ex_lat_seconds_bucket{job="e2e-exemplars"}',
+                                     now - 300, now + 60)
+        time.sleep(0.2)
+    assert found, "no exemplar stored"
+    ex = found[0]["exemplars"][0]
+    assert ex["labels"]["trace_id"] == format(ctx.trace_id, "032x")
+    assert ex["labels"]["span_id"] == format(ctx.span_id, "016x")
+    assert float(ex["value"]) == 0.3
+    # On the first bucket whose bound holds the value (SDK default bounds 0, 5, 10, ...).
+    assert found[0]["seriesLabels"]["le"] == "5", found[0]["seriesLabels"]

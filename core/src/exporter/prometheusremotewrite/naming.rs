@@ -161,32 +161,26 @@ pub fn metric_name(
 /// Sanitises an attribute key into a Prometheus label name; `None` when nothing
 /// usable is left (empty, or only underscores).
 pub fn label_name(key: &str) -> Option<String> {
-    if key.is_empty() {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if key.is_empty() || key.chars().all(|c| !valid(c) || c == '_') {
         return None;
     }
-    let replaced: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if replaced.bytes().all(|b| b == b'_') {
-        return None;
-    }
-    // Reserved `__x__` names are kept as they are.
-    if replaced.len() > 4 && replaced.starts_with("__") && replaced.ends_with("__") {
-        return Some(replaced);
-    }
-    let mut out = String::with_capacity(replaced.len() + 4);
-    for c in replaced.chars() {
-        if c == '_' && out.ends_with('_') {
+    let mapped = |c: char| if valid(c) { c } else { '_' };
+    let n = key.chars().count();
+    let reserved = n > 4
+        && key.chars().take(2).all(|c| mapped(c) == '_')
+        && key.chars().skip(n - 2).all(|c| mapped(c) == '_');
+    // One pass: invalid characters become `_`, runs of `_` collapse (except in
+    // reserved `__x__` names, kept as they are).
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars().map(mapped) {
+        if c == '_' && !reserved && out.ends_with('_') {
             continue;
         }
         out.push(c);
+    }
+    if reserved {
+        return Some(out);
     }
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert_str(0, "key_");
@@ -276,6 +270,8 @@ mod tests {
             ("", None),
             ("___", None),
             ("ok_label", Some("ok_label")),
+            ("..a.b..", Some("__a_b__")),
+            ("a..__b", Some("a_b")),
         ];
         for (k, want) in cases {
             assert_eq!(label_name(k).as_deref(), *want, "{k}");

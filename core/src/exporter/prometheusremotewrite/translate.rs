@@ -71,25 +71,57 @@ pub struct Translated {
 #[derive(Default)]
 struct SeriesSet {
     series: Vec<TimeSeries>,
-    index: HashMap<u64, usize>,
+    index: HashMap<u64, usize, std::hash::BuildHasherDefault<PassThrough>>,
 }
 
-fn hash_labels(labels: &[Label]) -> u64 {
-    // FNV-1a over names and values with separators.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for l in labels {
-        for b in l
-            .name
-            .bytes()
-            .chain([0xff])
-            .chain(l.value.bytes())
-            .chain([0xfe])
-        {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+/// The map key is already a good hash: use it as is.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
         }
     }
-    h
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+const MIX: u64 = 0x517c_c1b7_2722_0a95;
+
+fn mix_bytes(mut h: u64, bytes: &[u8]) -> u64 {
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(MIX);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(MIX);
+    }
+    // Length separates "ab","c" from "a","bc".
+    (h.rotate_left(5) ^ bytes.len() as u64).wrapping_mul(MIX)
+}
+
+/// A fast 64-bit hash of a label set (collisions are resolved by comparing labels).
+fn hash_labels(labels: &[Label]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for l in labels {
+        h = mix_bytes(h, l.name.as_bytes());
+        h = mix_bytes(h, l.value.as_bytes());
+    }
+    // Final avalanche (the low bits pick hash-map buckets).
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
 }
 
 impl SeriesSet {

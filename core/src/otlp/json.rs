@@ -400,6 +400,7 @@ impl<'a> Parser<'a> {
             self.expect(b':', "expected ':' after an object key")?;
             self.skip_whitespace();
             let value = self.value(depth)?;
+            charge(std::mem::size_of::<(Cow<'a, str>, Json<'a>)>())?;
             members.push((key, value));
             self.skip_whitespace();
             match self.peek() {
@@ -424,7 +425,9 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_whitespace();
-            items.push(self.value(depth)?);
+            let item = self.value(depth)?;
+            charge(std::mem::size_of::<Json<'a>>())?;
+            items.push(item);
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -610,11 +613,44 @@ fn hex_nibble(b: u8) -> Option<u8> {
 // Field readers
 // ---------------------------------------------------------------------------------------------
 
+/// Memory a request may take while decoded, beyond its body: the parse tree and the
+/// decoded messages together. OTLP/JSON is verbose, so real requests need a fraction of
+/// this; what exceeds it is a flood of tiny items (`[{},{},…]` decodes to ~100× its
+/// size) and is refused before it can exhaust memory.
+pub fn decode_budget(body_len: usize) -> usize {
+    64 * 1024 * 1024 + body_len.saturating_mul(8)
+}
+
+thread_local! {
+    /// Bytes left in the current request's decode budget (decoding is synchronous, so
+    /// a thread-local is per request).
+    static BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Charges `bytes` against the current request's decode budget.
+fn charge(bytes: usize) -> R<()> {
+    BUDGET.with(|b| {
+        let left = b.get();
+        if bytes > left {
+            b.set(0);
+            fail(
+                "request too large once decoded: OTLP/JSON with this many items needs more \
+                 memory than the decode budget (64 MiB + 8 × body); send OTLP/protobuf or \
+                 split the request",
+            )
+        } else {
+            b.set(left - bytes);
+            Ok(())
+        }
+    })
+}
+
 /// Parses the body, checks that it is an object and maps it with `decode`.
 fn decode_document<'a, T>(
     body: &'a [u8],
     decode: impl FnOnce(&Json<'a>) -> R<T>,
 ) -> Result<T, JsonError> {
+    BUDGET.with(|b| b.set(decode_budget(body.len())));
     let doc = Parser::parse(body)?;
     if !matches!(doc, Json::Object(_)) {
         return Err(Failure::new(format!(
@@ -655,6 +691,7 @@ fn decode_list<'v, 'a, T>(
         Json::Null => return Ok(()),
         other => return type_error("an array", other),
     };
+    charge(items.len().saturating_mul(std::mem::size_of::<T>()))?;
     out.reserve(items.len());
     for (index, item) in items.iter().enumerate() {
         out.push(decode(item).map_err(|e| e.at_index(index))?);
@@ -3574,5 +3611,48 @@ mod tests {
         let long = "A".repeat(10_000);
         let err = decode_span(&format!(r#""kind":"{long}""#)).expect_err("long kind");
         assert!(err.message().len() < 200, "{}", err.message());
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    fn spans_body(n: usize, span: &str) -> Vec<u8> {
+        let mut body = b"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[".to_vec();
+        for i in 0..n {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(span.as_bytes());
+        }
+        body.extend_from_slice(b"]}]}]}");
+        body
+    }
+
+    #[test]
+    fn floods_of_tiny_items_are_refused_and_real_spans_pass() {
+        let flood = spans_body(4 * 1024 * 1024 / 3, "{}");
+        let e = decode_traces(&flood).unwrap_err();
+        assert!(
+            e.message().contains("too large once decoded"),
+            "{}",
+            e.message()
+        );
+        // The same size of realistic spans decodes.
+        let span = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"GET /api/users","kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000","attributes":[{"key":"http.method","value":{"stringValue":"GET"}},{"key":"http.status_code","value":{"intValue":"200"}}]}"#;
+        let real = spans_body(4 * 1024 * 1024 / span.len(), span);
+        let req = decode_traces(&real).unwrap();
+        let used = decode_budget(real.len()) - BUDGET.with(|b| b.get());
+        // Realistic OTLP/JSON (parse tree + messages) needs ~4× its size, half the
+        // budget's per-byte allowance.
+        assert!(used < real.len() * 5, "used {used} for {} bytes", real.len());
+        eprintln!("decode budget used by {} bytes of realistic spans: {used}", real.len());
+        assert_eq!(
+            req.resource_spans[0].scope_spans[0].spans.len(),
+            4 * 1024 * 1024 / span.len()
+        );
+        // The budget is per request: the next small request is not affected.
+        assert!(decode_traces(&spans_body(3, "{}")).is_ok());
     }
 }

@@ -9,7 +9,7 @@
 //!   strings, including `"NaN"`, `"Infinity"` and `"-Infinity"`;
 //! - enums are integers (unknown values kept) or their exact proto name;
 //! - `bytesValue` is standard base64, padding optional;
-//! - `AnyValue` nesting is capped at 64 levels and JSON nesting at 300, so hostile input fails
+//! - `AnyValue` nesting is capped at 16 levels and JSON nesting at 300, so hostile input fails
 //!   fast instead of exhausting the stack.
 //!
 //! Where the Go collector is lenient about malformed input this decoder is stricter: at most one
@@ -49,10 +49,11 @@ use opentelemetry_proto::tonic::trace::v1::{
 /// Deepest accepted nesting of `arrayValue` / `kvlistValue` (an attribute value or log body that
 /// is a plain scalar is level 1).
 ///
-/// Note: prost decodes at most 100 nested messages, which in protobuf allows only about 31
-/// (kvlist in exemplar attributes) to 49 (arrays in a log body) AnyValue levels; a JSON request
-/// nested deeper than that decodes here but its protobuf encoding is refused by prost decoders.
-const MAX_ANY_VALUE_DEPTH: usize = 64;
+/// 16 keeps every accepted JSON request re-encodable as protobuf that Tern's own scanner
+/// (64 nested messages) and prost (100) accept wherever it is forwarded: the deepest OTLP
+/// position (kvlist in exemplar attributes) starts at message depth 8 and each further
+/// kvlist level adds 3, so 16 levels reach depth 53.
+const MAX_ANY_VALUE_DEPTH: usize = 16;
 
 /// Deepest accepted nesting of JSON arrays and objects. Leaves room for [`MAX_ANY_VALUE_DEPTH`]
 /// levels of `kvlistValue` (4 JSON levels each) below the deepest OTLP envelope.
@@ -2232,9 +2233,11 @@ mod tests {
         round_trip(decode_traces(TRACES.as_bytes()).expect("traces"));
         round_trip(decode_metrics(METRICS.as_bytes()).expect("metrics"));
         round_trip(decode_logs(LOGS.as_bytes()).expect("logs"));
-        // prost refuses to decode more than 100 nested messages, about 49 AnyValue levels in a
-        // log body: stay below that here.
-        let deep = log_doc(&format!(r#""body":{}"#, nested_array_value(40)));
+        // The deepest accepted nesting round-trips.
+        let deep = log_doc(&format!(
+            r#""body":{}"#,
+            nested_array_value(MAX_ANY_VALUE_DEPTH)
+        ));
         round_trip(decode_logs(deep.as_bytes()).expect("deep"));
     }
 
@@ -3150,15 +3153,15 @@ mod tests {
     }
 
     #[test]
-    fn any_value_nesting_is_capped_at_64_levels() {
+    fn any_value_nesting_is_capped_at_16_levels() {
         let limit = MAX_ANY_VALUE_DEPTH;
-        assert_eq!(limit, 64);
+        assert_eq!(limit, 16);
 
         // Array nesting in a log body.
-        let ok = decode_any(&nested_array_value(limit)).expect("64 levels of arrayValue");
+        let ok = decode_any(&nested_array_value(limit)).expect("16 levels of arrayValue");
         assert_eq!(any_value_depth(&ok), limit);
-        let err = decode_any(&nested_array_value(limit + 1)).expect_err("65 levels of arrayValue");
-        assert_eq!(err.message(), "AnyValue nested deeper than 64 levels");
+        let err = decode_any(&nested_array_value(limit + 1)).expect_err("17 levels of arrayValue");
+        assert_eq!(err.message(), "AnyValue nested deeper than 16 levels");
         let expected_path = format!("{LOG_PATH}.body{}", ".arrayValue.values[0]".repeat(limit));
         assert_eq!(err.path(), expected_path);
 
@@ -3169,7 +3172,11 @@ mod tests {
                 nested_kvlist_value(levels)
             ))
         };
-        let req = decode_metrics(exemplar_doc(limit).as_bytes()).expect("64 levels of kvlistValue");
+        let req = decode_metrics(exemplar_doc(limit).as_bytes()).expect("16 levels of kvlistValue");
+        // The deepest accepted JSON re-encodes to protobuf the scanner (and prost) accept.
+        let encoded = prost::Message::encode_to_vec(&req);
+        crate::otlp::scan::scan(crate::otlp::scan::Msg::ExportMetrics, &encoded)
+            .expect("re-encoded deepest JSON passes the protobuf scanner");
         let Some(metric::Data::Sum(sum)) =
             &req.resource_metrics[0].scope_metrics[0].metrics[0].data
         else {
@@ -3179,8 +3186,8 @@ mod tests {
             .value
             .as_ref();
         assert_eq!(value.map(any_value_depth), Some(limit));
-        let err = decode_metrics(exemplar_doc(limit + 1).as_bytes()).expect_err("65 levels");
-        assert_eq!(err.message(), "AnyValue nested deeper than 64 levels");
+        let err = decode_metrics(exemplar_doc(limit + 1).as_bytes()).expect_err("17 levels");
+        assert_eq!(err.message(), "AnyValue nested deeper than 16 levels");
 
         // Mixed nesting in a span event attribute.
         let mixed = |levels: usize| {
@@ -3196,9 +3203,9 @@ mod tests {
                 r#""events":[{{"attributes":[{{"key":"a","value":{value}}}]}}]"#
             ))
         };
-        decode_traces(mixed(limit).as_bytes()).expect("64 mixed levels");
-        let err = decode_traces(mixed(limit + 1).as_bytes()).expect_err("65 mixed levels");
-        assert_eq!(err.message(), "AnyValue nested deeper than 64 levels");
+        decode_traces(mixed(limit).as_bytes()).expect("16 mixed levels");
+        let err = decode_traces(mixed(limit + 1).as_bytes()).expect_err("17 mixed levels");
+        assert_eq!(err.message(), "AnyValue nested deeper than 16 levels");
     }
 
     #[test]
@@ -3646,8 +3653,15 @@ mod budget_tests {
         let used = decode_budget(real.len()) - BUDGET.with(|b| b.get());
         // Realistic OTLP/JSON (parse tree + messages) needs ~4× its size, half the
         // budget's per-byte allowance.
-        assert!(used < real.len() * 5, "used {used} for {} bytes", real.len());
-        eprintln!("decode budget used by {} bytes of realistic spans: {used}", real.len());
+        assert!(
+            used < real.len() * 5,
+            "used {used} for {} bytes",
+            real.len()
+        );
+        eprintln!(
+            "decode budget used by {} bytes of realistic spans: {used}",
+            real.len()
+        );
         assert_eq!(
             req.resource_spans[0].scope_spans[0].spans.len(),
             4 * 1024 * 1024 / span.len()

@@ -238,6 +238,7 @@ impl Registry {
                 &crate::exporter::otlphttp::OtlpHttpFactory,
                 &crate::exporter::otlp::OtlpGrpcFactory,
                 &crate::exporter::debug::DebugFactory,
+                &crate::exporter::awsxray::AwsXrayFactory,
             ],
             extensions: vec![
                 &crate::extension::health_check::HealthCheckFactory,

@@ -100,7 +100,7 @@ fn translate_with(opts: TranslateOptions, s: &Span, r: Option<&Resource>) -> Vec
     t.span_documents(s, r, &mut IdGen::sequential(), &mut out)
         .expect("translates");
     out.iter()
-        .map(|d| serde_json::from_str(d).expect("valid JSON"))
+        .map(|d| serde_json::from_str(&d.json).expect("valid JSON"))
         .collect()
 }
 
@@ -1060,7 +1060,7 @@ fn documents_over_the_limit_shrink_then_drop() {
             shrunk: 1
         }
     );
-    let doc: Value = serde_json::from_str(&out[0]).unwrap();
+    let doc: Value = serde_json::from_str(&out[0].json).unwrap();
     assert!(doc.get("metadata").is_none());
     assert_eq!(doc["http"]["response"]["status"], 200);
     // A huge stack: trimmed, with the count of removed frames.
@@ -1079,8 +1079,8 @@ fn documents_over_the_limit_shrink_then_drop() {
         .span_documents(&s, Some(&r), &mut IdGen::sequential(), &mut out)
         .unwrap();
     assert_eq!(done.shrunk, 1);
-    assert!(out[0].len() <= 64 * 1024);
-    let doc: Value = serde_json::from_str(&out[0]).unwrap();
+    assert!(out[0].json.len() <= 64 * 1024);
+    let doc: Value = serde_json::from_str(&out[0].json).unwrap();
     let e = &doc["cause"]["exceptions"][0];
     let kept = e["stack"].as_array().map_or(0, Vec::len);
     assert!(kept > 100, "{kept}");

@@ -92,6 +92,14 @@ pub enum TranslateError {
     TooLarge(usize, usize),
 }
 
+/// One serialised segment document and its segment ID (to match
+/// `UnprocessedTraceSegments` entries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub id: u64,
+    pub json: String,
+}
+
 /// What translating one span did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SpanDocs {
@@ -156,7 +164,7 @@ impl Translator {
         span: &Span,
         resource: Option<&Resource>,
         ids: &mut IdGen,
-        out: &mut Vec<String>,
+        out: &mut Vec<Document>,
     ) -> Result<SpanDocs, TranslateError> {
         if span.trace_id.len() != 16 {
             return Err(TranslateError::TraceId(span.trace_id.len()));
@@ -237,14 +245,17 @@ impl Translator {
     fn emit(
         &self,
         seg: &Segment<'_>,
-        out: &mut Vec<String>,
+        out: &mut Vec<Document>,
         done: &mut SpanDocs,
     ) -> Result<(), TranslateError> {
         let limit = self.opts.max_document_bytes;
         let mut doc = String::with_capacity(1024);
         seg.write(&mut doc, true, usize::MAX);
         if doc.len() <= limit {
-            out.push(doc);
+            out.push(Document {
+                id: seg.id,
+                json: doc,
+            });
             done.documents += 1;
             return Ok(());
         }
@@ -254,7 +265,10 @@ impl Translator {
             doc.clear();
             seg.write(&mut doc, false, frames);
             if doc.len() <= limit {
-                out.push(doc);
+                out.push(Document {
+                    id: seg.id,
+                    json: doc,
+                });
                 done.documents += 1;
                 done.shrunk += 1;
                 return Ok(());

@@ -20,7 +20,7 @@ from ternlib.faults import metric_sum, wait_metric
 from ternlib.ports import free_port
 from ternlib.process import run_tern, write_config
 from ternlib.sigv4verify import SigV4VerifyingProxy
-from ternlib.xray import (DAEMON_HEADER, FakeXray, MotoServer, UdpDaemon, aws_env,
+from ternlib.xray import (DAEMON_HEADER, FakeXray, ForwardProxy, MotoServer, UdpDaemon, aws_env,
                           clean_env_without_aws, summary_ids, wait_documents, xray_trace_id)
 
 FAST_RETRY = {"enabled": True, "initial_interval": "200ms", "max_interval": "1s",
@@ -144,6 +144,17 @@ def test_sigv4_signature_verified_independently(tern, moto, tmp_path):
         # And the untouched replay still passes (the check is about the body, not replays).
         status, _ = proxy.replay(rec.method, rec.path, rec.headers, rec.body)
         assert status == 200
+
+
+def test_proxy_address_relays_api_calls(tern, moto, tmp_path):
+    port = free_port()
+    with ForwardProxy() as proxy:
+        tern(xray_config(port, endpoint=moto.url, proxy_address=proxy.url), env=aws_env(tmp_path))
+        req = otlp.trace_request(2, prefix="proxied")
+        trace_id = req.resource_spans[0].scope_spans[0].spans[0].trace_id
+        assert otlp.post_proto(f"http://127.0.0.1:{port}", req).status_code == 200
+        assert len(wait_documents(moto.client(), trace_id, 2)) == 2
+        assert proxy.relayed and all(p == f"{moto.url}/TraceSegments" for p in proxy.relayed)
 
 
 def test_daemon_mode_sends_one_datagram_per_document(tern, tmp_path):

@@ -197,3 +197,55 @@ class UdpDaemon:
 def clean_env_without_aws() -> dict[str, str]:
     """Blank values for every AWS_* variable of this process (tern must not need them)."""
     return {k: "" for k in os.environ if k.startswith("AWS_")}
+
+
+class ForwardProxy:
+    """A plain-HTTP forward proxy (absolute-form requests), counting what it relays."""
+
+    def __init__(self):
+        import http.client
+        import urllib.parse
+        self.relayed: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                target = urllib.parse.urlsplit(self.path)
+                if not target.scheme:
+                    self.send_error(400, "not a proxy request")
+                    return
+                proxy.relayed.append(self.path)
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                hdrs = {k: v for k, v in self.headers.items()
+                        if k.lower() not in ("proxy-connection", "connection", "content-length")}
+                conn.request("POST", target.path or "/", body=body, headers=hdrs)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()

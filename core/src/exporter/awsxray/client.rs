@@ -366,8 +366,17 @@ fn make_client(
     s: &ApiSettings,
     cfg: &aws_config::SdkConfig,
 ) -> Result<aws_sdk_xray::Client, AwsError> {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    let env_proxy = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+        .iter()
+        .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()));
     let http = match &s.proxy {
-        Some(p) => proxy_client(p)?,
+        Some(p) => proxy_client(
+            ProxyConfig::all(p.as_str())
+                .map_err(|e| AwsError::Credentials(format!("invalid proxy_address: {e}")))?,
+        ),
+        // As upstream: the standard proxy variables when no proxy_address is set.
+        None if env_proxy => proxy_client(ProxyConfig::from_env()),
         None => crate::aws::http_client(),
     };
     let mut b = aws_sdk_xray::config::Builder::from(cfg)
@@ -387,27 +396,21 @@ fn make_client(
     Ok(aws_sdk_xray::Client::from_conf(b.build()))
 }
 
-/// An SDK HTTP client that goes through `proxy` (rustls with ring).
+/// An SDK HTTP client that goes through a proxy (rustls with ring).
 fn proxy_client(
-    proxy: &str,
-) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, AwsError> {
-    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Connector};
-    let config = ProxyConfig::all(proxy)
-        .map_err(|e| AwsError::Credentials(format!("invalid proxy_address: {e}")))?;
-    Ok(
-        aws_smithy_http_client::Builder::new().build_with_connector_fn(
-            move |settings, _components| {
-                let mut b = Connector::builder().proxy_config(config.clone());
-                if let Some(s) = settings {
-                    b = b.connector_settings(s.clone());
-                }
-                b.tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build()
-            },
-        ),
-    )
+    config: aws_smithy_http_client::proxy::ProxyConfig,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{tls, Connector};
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, _components| {
+        let mut b = Connector::builder().proxy_config(config.clone());
+        if let Some(s) = settings {
+            b = b.connector_settings(s.clone());
+        }
+        b.tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build()
+    })
 }
 
 /// Throttling, 5xx, timeouts and connection failures are retryable; other

@@ -11,7 +11,8 @@
 #   bench/xray.sh        # writes bench/out/xray.md
 #
 # Knobs: SECONDS_PER_RUN (default 10), CONNECTIONS (default 16), TERN_BIN, COLLECTORS
-# ("tern rotel"), ROTEL_VERSION (0.0.1a15).
+# ("tern rotel"), ROTEL_VERSION (0.0.1a15), XRAY_HTTP_PORT (48318, collector OTLP/HTTP; +1 for
+# rotel's gRPC), XRAY_SINK_PORT (48419; +1 for its gRPC).
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
@@ -44,7 +45,10 @@ if [[ " $COLLECTORS " == *" rotel "* && ! -x "$ROTEL_BIN" ]]; then
     mkdir -p "$(dirname "$ROTEL_BIN")"; install -m 0755 "$found" "$ROTEL_BIN"; rm -rf "$tmp"
 fi
 
-HTTP=4318; SINK_HTTP=47318; SINK_GRPC=47317
+HTTP=${XRAY_HTTP_PORT:-48318}; SINK_HTTP=${XRAY_SINK_PORT:-48419}; SINK_GRPC=$((SINK_HTTP + 1)); ROTEL_GRPC=$((HTTP + 1))
+for p in $HTTP $SINK_HTTP $SINK_GRPC $ROTEL_GRPC; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p is in use" >&2; exit 1; fi
+done
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 json() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
@@ -89,14 +93,14 @@ for c in $COLLECTORS; do
     case $c in
         tern) taskset -c 0 "$TERN_BIN" --config "$WORK/tern.yaml" >"$OUT/xray-tern.log" 2>&1 & ;;
         rotel) taskset -c 0 "$ROTEL_BIN" start --otlp-http-endpoint 127.0.0.1:$HTTP \
-                   --otlp-grpc-endpoint 127.0.0.1:47319 --exporter aws-xray \
+                   --otlp-grpc-endpoint 127.0.0.1:$ROTEL_GRPC --exporter aws-xray \
                    --xray-exporter-region us-east-1 \
                    --xray-exporter-custom-endpoint "http://127.0.0.1:$SINK_HTTP" \
                    --pid-file "$WORK/rotel.pid" --log-file "$OUT/xray-rotel-agent.log" \
                    >"$OUT/xray-rotel.log" 2>&1 & ;;
     esac
     PID=$!; PIDS+=($PID)
-    "$BIN/loadgen" wait --port $HTTP >/dev/null 2>&1 || sleep 1
+    "$BIN/loadgen" wait --port $HTTP >/dev/null
     [ "$c" = rotel ] && [ -s "$WORK/rotel.pid" ] && PID=$(cat "$WORK/rotel.pid")
     taskset -a -cp 0 "$PID" >/dev/null
     res=$(taskset -c 1 "$BIN/loadgen" measure --pid "$PID" --sink-url "http://127.0.0.1:$SINK_HTTP" \

@@ -91,8 +91,43 @@ impl<'a> JsonOut<'a> {
     /// A 64-bit ID as 16 lowercase hex digits.
     pub fn hex_id(&mut self, id: u64) {
         self.sep();
-        let _ = write!(self.buf, "\"{id:016x}\"");
+        self.buf.push('"');
+        push_hex(self.buf, &id.to_be_bytes());
+        self.buf.push('"');
         self.comma = true;
+    }
+
+    /// An X-Ray trace ID: `"1-` + 8 hex digits + `-` + 24 hex digits.
+    pub fn trace_id(&mut self, id: &[u8]) {
+        self.sep();
+        self.buf.push_str("\"1-");
+        let split = id.len().min(4);
+        push_hex(self.buf, &id[..split]);
+        self.buf.push('-');
+        push_hex(self.buf, &id[split..]);
+        self.buf.push('"');
+        self.comma = true;
+    }
+
+    /// A string made of parts (no intermediate allocation).
+    pub fn str_parts(&mut self, parts: &[&str]) {
+        self.sep();
+        self.buf.push('"');
+        for p in parts {
+            escape_body(self.buf, p);
+        }
+        self.buf.push('"');
+        self.comma = true;
+    }
+
+    /// `"<prefix><key>":`.
+    pub fn key_prefixed(&mut self, prefix: &str, k: &str) {
+        self.sep();
+        self.buf.push('"');
+        escape_body(self.buf, prefix);
+        escape_body(self.buf, k);
+        self.buf.push_str("\":");
+        self.comma = false;
     }
 
     pub fn key_str(&mut self, k: &str, v: &str) {
@@ -172,9 +207,23 @@ impl<'a> JsonOut<'a> {
     }
 }
 
+fn push_hex(buf: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        buf.push(HEX[(b >> 4) as usize] as char);
+        buf.push(HEX[(b & 15) as usize] as char);
+    }
+}
+
 /// Appends `s` as a JSON string literal.
 pub(crate) fn escape_into(buf: &mut String, s: &str) {
     buf.push('"');
+    escape_body(buf, s);
+    buf.push('"');
+}
+
+/// Appends the escaped characters of `s` (no quotes).
+fn escape_body(buf: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -196,7 +245,6 @@ pub(crate) fn escape_into(buf: &mut String, s: &str) {
         start = i + 1;
     }
     buf.push_str(&s[start..]);
-    buf.push('"');
 }
 
 #[cfg(test)]

@@ -216,8 +216,7 @@ impl Translator {
                 aws.table_name = None;
                 aws.table_names.clear();
             }
-            svc.metadata_default
-                .retain(|(k, _)| k.starts_with("otel.resource."));
+            svc.metadata_default.retain(|(k, _)| k.is_resource());
             svc.subsegment = false;
             svc.namespace = None;
             if kind != SpanKind::Consumer {
@@ -302,10 +301,19 @@ impl Translator {
         let subsegment = kind != SpanKind::Server && parent.is_some();
         let store_resource = !subsegment;
         // Which attributes remain for annotations / metadata.
-        let mut keep: Vec<bool> = attrs
-            .iter()
-            .map(|kv| !(view.drop_remote && SERVICE_SEGMENT_REMOVED.contains(&kv.key.as_str())))
-            .collect();
+        // Which attributes are still free for annotations/metadata (on the stack
+        // for the usual attribute counts).
+        let mut keep_stack = [true; 64];
+        let mut keep_heap = Vec::new();
+        let keep: &mut [bool] = if attrs.len() <= keep_stack.len() {
+            &mut keep_stack[..attrs.len()]
+        } else {
+            keep_heap.resize(attrs.len(), true);
+            &mut keep_heap
+        };
+        for (k, kv) in keep.iter_mut().zip(attrs) {
+            *k = keep_ok(view.drop_remote, kv);
+        }
         let lookup = |key: &str| -> Option<&'a AnyValue> {
             attrs
                 .iter()
@@ -313,10 +321,10 @@ impl Translator {
                 .and_then(|kv| kv.value.as_ref())
         };
 
-        let http = make_http(span, kind, attrs, &mut keep);
-        let (fault, error, throttle, cause) = make_cause(span, kind, attrs, res, &mut keep, ids);
-        let aws = make_aws(attrs, res, &self.opts.log_groups, &mut keep);
-        let sql = make_sql(span, attrs, &mut keep);
+        let http = make_http(span, kind, attrs, keep);
+        let (fault, error, throttle, cause) = make_cause(span, kind, attrs, res, keep, ids);
+        let aws = make_aws(attrs, res, &self.opts.log_groups, keep);
+        let sql = make_sql(span, attrs, keep);
         // Indexed names that http/aws/sql consumed come back for annotations.
         if !self.opts.index_all_attributes {
             for (i, kv) in attrs.iter().enumerate() {
@@ -352,7 +360,7 @@ impl Translator {
             metadata_default: Vec::new(),
             metadata_ns: Vec::new(),
         };
-        self.attributes(&mut seg, attrs, &keep, res, store_resource);
+        self.attributes(&mut seg, attrs, keep, res, store_resource);
 
         // Name and namespace.
         let mut name: Option<&'a str> = None;
@@ -468,15 +476,21 @@ impl Translator {
             (!all && self.opts.indexed_attributes.iter().any(|n| n == key))
                 || annotation_keys.contains(&key)
         };
+        let indexed_resource = |key: &str| -> bool {
+            let named = |n: &str| n.strip_prefix(RESOURCE_PREFIX) == Some(key);
+            (!all && self.opts.indexed_attributes.iter().any(|n| named(n)))
+                || annotation_keys.iter().any(|n| named(n))
+        };
         if store_resource {
             for kv in res {
                 let Some(v) = kv.value.as_ref() else { continue };
-                let key = format!("otel.resource.{}", kv.key);
-                if is_scalar(v) && (all || indexed(&key)) {
+                if is_scalar(v) && (all || indexed_resource(&kv.key)) {
+                    let key = format!("{RESOURCE_PREFIX}{}", kv.key);
                     let fixed = Cow::Owned(fix_annotation_key(&key).into_owned());
                     seg.annotations.push((fixed, v));
                 } else if v.value.is_some() {
-                    seg.metadata_default.push((Cow::Owned(key), Meta::Any(v)));
+                    seg.metadata_default
+                        .push((MetaKey::Resource(&kv.key), Meta::Any(v)));
                 }
             }
         }
@@ -508,10 +522,11 @@ impl Translator {
                 match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s) {
                     Err(_) => seg
                         .metadata_default
-                        .push((Cow::Borrowed(&kv.key), Meta::Any(v))),
+                        .push((MetaKey::Plain(Cow::Borrowed(&kv.key)), Meta::Any(v))),
                     Ok(map) if ns.eq_ignore_ascii_case("default") => {
                         for (k, val) in map {
-                            seg.metadata_default.push((Cow::Owned(k), Meta::Json(val)));
+                            seg.metadata_default
+                                .push((MetaKey::Plain(Cow::Owned(k)), Meta::Json(val)));
                         }
                     }
                     Ok(map) => seg.metadata_ns.push((ns, map)),
@@ -520,28 +535,61 @@ impl Translator {
             }
             if v.value.is_some() {
                 seg.metadata_default
-                    .push((Cow::Borrowed(&kv.key), Meta::Any(v)));
+                    .push((MetaKey::Plain(Cow::Borrowed(&kv.key)), Meta::Any(v)));
             }
         }
-        dedup_last(&mut seg.annotations);
-        dedup_last(&mut seg.metadata_default);
+        dedup_last(&mut seg.annotations, |a, b| a == b);
+        dedup_last(&mut seg.metadata_default, MetaKey::same);
     }
 }
 
 /// Keeps the last entry of each key (Go map semantics), preserving order otherwise.
-fn dedup_last<K: AsRef<str>, V>(v: &mut Vec<(K, V)>) {
+fn dedup_last<K, V>(v: &mut Vec<(K, V)>, same: impl Fn(&K, &K) -> bool) {
     if v.len() < 2 {
         return;
     }
     let mut i = 0;
     while i < v.len() {
-        if v[i + 1..]
-            .iter()
-            .any(|(k, _)| k.as_ref() == v[i].0.as_ref())
-        {
+        if v[i + 1..].iter().any(|(k, _)| same(k, &v[i].0)) {
             v.remove(i);
         } else {
             i += 1;
+        }
+    }
+}
+
+const RESOURCE_PREFIX: &str = "otel.resource.";
+
+/// A metadata key: resource keys get their `otel.resource.` prefix when written.
+#[derive(Debug, Clone)]
+enum MetaKey<'a> {
+    Plain(Cow<'a, str>),
+    Resource(&'a str),
+}
+
+impl MetaKey<'_> {
+    fn is_resource(&self) -> bool {
+        match self {
+            MetaKey::Resource(_) => true,
+            MetaKey::Plain(k) => k.starts_with(RESOURCE_PREFIX),
+        }
+    }
+
+    fn same(&self, other: &MetaKey<'_>) -> bool {
+        match (self, other) {
+            (MetaKey::Plain(a), MetaKey::Plain(b)) => a == b,
+            (MetaKey::Resource(a), MetaKey::Resource(b)) => a == b,
+            (MetaKey::Plain(p), MetaKey::Resource(r))
+            | (MetaKey::Resource(r), MetaKey::Plain(p)) => {
+                p.strip_prefix(RESOURCE_PREFIX) == Some(*r)
+            }
+        }
+    }
+
+    fn write(&self, w: &mut JsonOut<'_>) {
+        match self {
+            MetaKey::Plain(k) => w.key(k),
+            MetaKey::Resource(k) => w.key_prefixed(RESOURCE_PREFIX, k),
         }
     }
 }
@@ -612,7 +660,7 @@ struct Segment<'a> {
     aws: Option<Aws<'a>>,
     sql: Option<Sql<'a>>,
     annotations: Vec<(Cow<'a, str>, &'a AnyValue)>,
-    metadata_default: Vec<(Cow<'a, str>, Meta<'a>)>,
+    metadata_default: Vec<(MetaKey<'a>, Meta<'a>)>,
     metadata_ns: Vec<(&'a str, serde_json::Map<String, serde_json::Value>)>,
 }
 
@@ -706,7 +754,7 @@ impl Segment<'_> {
                 w.key("default");
                 w.begin_obj();
                 for (k, v) in &self.metadata_default {
-                    w.key(k);
+                    k.write(&mut w);
                     match v {
                         Meta::Any(a) => w.any(a),
                         Meta::Json(j) => w.json(j),
@@ -732,25 +780,15 @@ impl Segment<'_> {
 }
 
 fn write_trace_id(w: &mut JsonOut<'_>, key: &str, id: &[u8]) {
-    use std::fmt::Write as _;
     w.key(key);
-    let mut s = String::with_capacity(35);
-    s.push_str("1-");
-    for (i, b) in id.iter().enumerate() {
-        if i == 4 {
-            s.push('-');
-        }
-        let _ = write!(s, "{b:02x}");
-    }
-    w.str(&s);
+    w.trace_id(id);
 }
 
 /// `1-` + 8 hex digits + `-` + 24 hex digits.
 pub fn xray_trace_id(id: &[u8]) -> String {
     let mut s = String::new();
-    let mut w = JsonOut::new(&mut s);
-    write_trace_id(&mut w, "k", id);
-    s[5..s.len() - 1].to_string()
+    JsonOut::new(&mut s).trace_id(id);
+    s.trim_matches('"').to_string()
 }
 
 #[derive(Debug, Default)]
@@ -1084,7 +1122,8 @@ struct Aws<'a> {
     ecs: Option<[(&'static str, &'a str); 8]>,
     ec2: Option<[(&'static str, &'a str); 4]>,
     eks: Option<[(&'static str, &'a str); 3]>,
-    sdk: Cow<'a, str>,
+    sdk_name: &'a str,
+    sdk_language: &'a str,
     sdk_version: &'a str,
     auto_instrumentation: bool,
     account_id: Option<&'a str>,
@@ -1152,7 +1191,14 @@ impl Aws<'_> {
         }
         w.key("xray");
         w.begin_obj();
-        w.key_str_opt("sdk", Some(&self.sdk));
+        match (self.sdk_name, self.sdk_language) {
+            ("", _) => {}
+            (name, "") => w.key_str("sdk", name),
+            (name, language) => {
+                w.key("sdk");
+                w.str_parts(&[name, " for ", language]);
+            }
+        }
         w.key_str_opt("sdk_version", Some(self.sdk_version));
         w.key("auto_instrumentation");
         w.bool(self.auto_instrumentation);
@@ -1289,11 +1335,8 @@ fn make_aws<'a>(
     }
     let sdk_name = r("telemetry.sdk.name");
     let sdk_language = r("telemetry.sdk.language");
-    a.sdk = if !sdk_name.is_empty() && !sdk_language.is_empty() {
-        Cow::Owned(format!("{sdk_name} for {sdk_language}"))
-    } else {
-        Cow::Borrowed(sdk_name)
-    };
+    a.sdk_name = sdk_name;
+    a.sdk_language = sdk_language;
     a.sdk_version = r("telemetry.sdk.version");
     a.auto_instrumentation =
         !r("telemetry.auto.version").is_empty() || !r("telemetry.distro.version").is_empty();

@@ -208,6 +208,36 @@ def test_moto_unreachable_then_reachable_delivers_everything(tern, tmp_path):
         late.stop()
 
 
+def test_persistent_queue_survives_kill9_before_xray_is_reachable(tern, tmp_path):
+    """Spans acknowledged while X-Ray is down are on disk; after kill -9 and a restart they
+    reach X-Ray (the exporter sits behind the core's persistent sending queue)."""
+    port = free_port()
+    late = MotoServer(log_dir=tmp_path)
+    cfg = xray_config(port, endpoint=late.url,
+                      sending_queue={"enabled": True, "storage": "file_storage"})
+    cfg["extensions"] = {"file_storage": {"directory": str(tmp_path / "queue"), "fsync": True}}
+    cfg["service"]["extensions"] = ["file_storage"]
+    t = tern(cfg, env=aws_env(tmp_path))
+    reqs = [otlp.trace_request(3, prefix=f"disk{i}") for i in range(3)]
+    for r in reqs:
+        assert otlp.post_proto(f"http://127.0.0.1:{port}", r).status_code == 200
+    assert t.sigkill() == -9
+    late.start()
+    try:
+        args: list[str] = []
+        for p in t.config_paths:
+            args += ["--config", str(p)]
+        tern(args=args, env=aws_env(tmp_path), wait_ports=[("127.0.0.1", port)],
+             health_url=t.health_url)
+        client = late.client()
+        for r in reqs:
+            tid = r.resource_spans[0].scope_spans[0].spans[0].trace_id
+            docs = wait_documents(client, tid, 3, timeout=30)
+            assert len({d["id"] for d in docs}) == 3
+    finally:
+        late.stop()
+
+
 def test_throttling_429_is_retried(tern, tmp_path):
     def answer(i, docs):
         if i == 0:

@@ -57,8 +57,23 @@ pub enum WalError {
 enum Cmd {
     /// Sync this segment file, then answer.
     Sync(Arc<File>, oneshot::Sender<Result<(), String>>),
-    Watermark(u64),
+    /// The watermark advanced: store [`WatermarkSignal::latest`].
+    Watermark,
 }
+
+/// The newest watermark to store, and whether the syncer has been woken for it
+/// (at most one wake-up is outstanding, however fast acknowledgements come).
+#[derive(Default)]
+struct WatermarkSignal {
+    latest: std::sync::atomic::AtomicU64,
+    woken: std::sync::atomic::AtomicBool,
+}
+
+/// Without fsync, the syncer lets acknowledgements accumulate this long before
+/// storing the watermark, so it wakes at most ~500 times a second instead of once
+/// per exported batch (each wake-up is a context switch on the collector's core).
+/// After a crash, records exported within this window are sent again.
+const WATERMARK_COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// A record recovered at start, to be replayed.
 pub struct Recovered {
@@ -91,6 +106,7 @@ struct AckState {
     /// Set at the end of shutdown: whatever is dropped after this was not sent.
     sealed: std::sync::atomic::AtomicBool,
     tx: Mutex<mpsc::Sender<Cmd>>,
+    signal: Arc<WatermarkSignal>,
 }
 
 struct AckInner {
@@ -118,8 +134,11 @@ impl AckTarget for AckState {
         };
         self.unacked.fetch_sub(1, Ordering::AcqRel);
         if let Some(w) = advanced {
-            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = tx.send(Cmd::Watermark(w));
+            self.signal.latest.fetch_max(w, Ordering::AcqRel);
+            if !self.signal.woken.swap(true, Ordering::AcqRel) {
+                let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = tx.send(Cmd::Watermark);
+            }
         }
     }
 }
@@ -175,7 +194,9 @@ impl Wal {
         let current = Arc::new(OpenOptions::new().create(true).append(true).open(&path)?);
         segments.push((next_seq, path));
         let (tx, rx) = mpsc::channel::<Cmd>();
+        let signal = Arc::new(WatermarkSignal::default());
         let acks = Arc::new(AckState {
+            signal: signal.clone(),
             inner: Mutex::new(inner),
             unacked: AtomicUsize::new(recovered.len()),
             sealed: std::sync::atomic::AtomicBool::new(false),
@@ -190,6 +211,7 @@ impl Wal {
         }));
         let syncer = Syncer {
             rx,
+            signal,
             ack_file,
             log: log.clone(),
             fsync: settings.fsync,
@@ -427,6 +449,7 @@ type SyncWaiter = (Arc<File>, oneshot::Sender<Result<(), String>>);
 /// released segments.
 struct Syncer {
     rx: mpsc::Receiver<Cmd>,
+    signal: Arc<WatermarkSignal>,
     ack_file: File,
     log: Arc<Mutex<Log>>,
     fsync: bool,
@@ -436,15 +459,16 @@ impl Syncer {
     fn run(self) {
         while let Ok(first) = self.rx.recv() {
             let mut waiters: Vec<SyncWaiter> = Vec::new();
-            let mut watermark = None;
+            let mut watermark = false;
             let mut cmd = Some(first);
             while let Some(c) = cmd.take() {
                 match c {
                     Cmd::Sync(file, done) => waiters.push((file, done)),
-                    Cmd::Watermark(w) => watermark = Some(watermark.map_or(w, |o: u64| o.max(w))),
+                    Cmd::Watermark => watermark = true,
                 }
                 cmd = self.rx.try_recv().ok();
             }
+            let waiters_were_empty = waiters.is_empty();
             // One sync per distinct file covers every write made before it.
             let mut synced: Vec<(Arc<File>, Result<(), String>)> = Vec::new();
             for (file, done) in waiters {
@@ -458,7 +482,13 @@ impl Syncer {
                 };
                 let _ = done.send(result);
             }
-            if let Some(w) = watermark {
+            if watermark {
+                if !self.fsync && waiters_were_empty {
+                    std::thread::sleep(WATERMARK_COALESCE);
+                }
+                // Clear before reading: an advance after the read wakes us again.
+                self.signal.woken.store(false, Ordering::Release);
+                let w = self.signal.latest.load(Ordering::Acquire);
                 if let Err(e) = self.store_watermark(w) {
                     tracing::error!(error = %e, "Failed to store the persistent queue's acknowledgement.");
                 }

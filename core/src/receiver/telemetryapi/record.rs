@@ -273,9 +273,11 @@ mod tests {
         v.remove(0)
     }
 
+    type Check = fn(&Record) -> bool;
+
     #[test]
     fn records_parse_table() {
-        let cases: &[(&str, fn(&Record) -> bool)] = &[
+        let cases: &[(&str, Check)] = &[
             (
                 r#"{"time":"2022-10-12T00:00:15.064Z","type":"platform.start","record":{"requestId":"r1","version":"$LATEST","tracing":{"spanId":"54565fb41ac79632","type":"X-Amzn-Trace-Id","value":"Root=1-62e900b2-710d76f009d6e7785905449a;Parent=0efbd19962d95b05;Sampled=1"}}}"#,
                 |r| matches!(r, Record::Start(s) if s.request_id == "r1" && s.tracing.as_ref().is_some_and(|t| t.value.starts_with("Root=1-"))),

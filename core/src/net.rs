@@ -123,10 +123,10 @@ pub fn serve(
                     let acceptor = acceptor.clone();
                     let watcher = graceful.watcher();
                     tokio::spawn(async move {
-                        // A client that connects and sends nothing is dropped (the header
-                        // timeout only starts once the protocol has been sniffed).
-                        let mut first = [0u8; 1];
-                        if !matches!(tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await, Ok(Ok(n)) if n > 0) {
+                        // A client that connects and sends nothing, or stops inside the
+                        // HTTP/2 preface, is dropped (the header timeout only starts once the
+                        // protocol has been sniffed).
+                        if !opening_arrives(&stream, HEADER_READ_TIMEOUT, acceptor.is_none()).await {
                             return;
                         }
                         match acceptor {
@@ -161,4 +161,193 @@ pub fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Http
         r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
     }
     r
+}
+
+/// The HTTP/2 connection preface every h2 client starts with.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Waits until a new connection has sent enough to be served: at least one byte
+/// and, when `plaintext` and the bytes so far are a prefix of the HTTP/2
+/// preface, the whole preface. Returns false when the peer closes or stalls for
+/// `limit`. Servers sniff the protocol from these bytes without a timeout of
+/// their own, so without this a silent client would hold its socket forever.
+pub async fn opening_arrives(
+    stream: &tokio::net::TcpStream,
+    limit: Duration,
+    plaintext: bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = [0u8; 24];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => return false,
+        };
+        if n == 0 {
+            return false;
+        }
+        if !plaintext || n == buf.len() || !H2_PREFACE.starts_with(&buf[..n]) {
+            return true;
+        }
+        // Part of the preface: peek returns at once while those bytes sit in the
+        // socket, so poll gently until the rest arrives or time runs out.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A stream of accepted TCP connections for tonic: each is handed over only once
+/// [`opening_arrives`], wrapped in [`IdleTimeout`] when `max_idle` is set.
+pub struct GatedIncoming {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<IdleTimeout>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl GatedIncoming {
+    pub fn new(listener: TcpListener, opening: Duration, max_idle: Option<Duration>) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Failed to accept connection.");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let conn_tx = tx.clone();
+                tokio::spawn(async move {
+                    if opening_arrives(&stream, opening, true).await {
+                        let _ = conn_tx.send(Ok(IdleTimeout::new(stream, max_idle))).await;
+                    }
+                });
+                if tx.is_closed() {
+                    break;
+                }
+            }
+        });
+        GatedIncoming { rx, task }
+    }
+}
+
+impl Drop for GatedIncoming {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl futures_core::Stream for GatedIncoming {
+    type Item = std::io::Result<IdleTimeout>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// A TCP stream that ends (reads EOF, so the server closes it) after `max_idle`
+/// without a byte in either direction. `None` never times out.
+pub struct IdleTimeout {
+    inner: tokio::net::TcpStream,
+    max_idle: Option<Duration>,
+    last_activity: tokio::time::Instant,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl IdleTimeout {
+    fn new(inner: tokio::net::TcpStream, max_idle: Option<Duration>) -> Self {
+        IdleTimeout {
+            inner,
+            max_idle,
+            last_activity: tokio::time::Instant::now(),
+            timer: max_idle.map(|d| Box::pin(tokio::time::sleep(d))),
+        }
+    }
+
+    /// True once the idle limit has passed; re-arms the timer otherwise.
+    fn expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        let (Some(max), Some(timer)) = (self.max_idle, self.timer.as_mut()) else {
+            return false;
+        };
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let due = self.last_activity + max;
+            if tokio::time::Instant::now() >= due {
+                return true;
+            }
+            timer.as_mut().reset(due);
+        }
+    }
+}
+
+use std::future::Future as _;
+
+impl tokio::io::AsyncRead for IdleTimeout {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut self.inner).poll_read(cx, buf) {
+            std::task::Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    self.last_activity = tokio::time::Instant::now();
+                }
+                std::task::Poll::Ready(r)
+            }
+            std::task::Poll::Pending => {
+                if self.expired(cx) {
+                    tracing::debug!("Closing idle connection.");
+                    // EOF: the server treats it as the client going away.
+                    return std::task::Poll::Ready(Ok(()));
+                }
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for IdleTimeout {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.last_activity = tokio::time::Instant::now();
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for IdleTimeout {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
 }

@@ -131,3 +131,56 @@ def test_queue_size_counts_requests_like_upstream(tern, sink):
     assert statuses[0] == 200, statuses
     assert 503 in statuses[1:3], (f"with queue_size: 1 (sizer requests) the third request should be "
                                   f"refused; statuses after the in-flight one: {statuses}")
+
+
+def test_block_on_overflow_waits_for_room_instead_of_refusing(tern, sink):
+    """`block_on_overflow: true`: a sender that finds the queue full waits (up to 5 s) and is
+    answered 200 once the backend drains; with the default it is refused within ~50 ms."""
+    import threading
+    import time
+
+    http = free_port()
+    cfg = tiny_queue_config(sink, http=http)
+    cfg["exporters"]["otlphttp"]["sending_queue"]["block_on_overflow"] = True
+    tern(cfg)
+    base = f"http://127.0.0.1:{http}"
+    sink.hold()
+    try:
+        # Fill: one request in flight, one queued; the next one has to wait.
+        sent = 0
+        for i in range(2):
+            assert post_proto(base, trace_request(1, prefix=f"fill{i}")).status_code == 200
+            sent += 1
+            time.sleep(0.2)
+        threading.Timer(1.5, sink.release).start()
+        t0 = time.monotonic()
+        r = post_proto(base, trace_request(1, prefix="blocked"))
+        waited = time.monotonic() - t0
+    finally:
+        sink.release()
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert 1.0 <= waited < 5.0, waited
+    spans = sink.wait_for_spans(sent + 1, timeout=20)
+    assert any(sp.name.startswith("blocked") for _, _, sp in spans)
+
+
+def test_block_on_overflow_still_refuses_after_its_bound(tern, sink):
+    import time
+
+    http = free_port()
+    cfg = tiny_queue_config(sink, http=http)
+    cfg["exporters"]["otlphttp"]["sending_queue"]["block_on_overflow"] = True
+    tern(cfg)
+    base = f"http://127.0.0.1:{http}"
+    sink.hold()
+    try:
+        for i in range(2):
+            assert post_proto(base, trace_request(1, prefix=f"fill{i}")).status_code == 200
+            time.sleep(0.2)
+        t0 = time.monotonic()
+        r = post_proto(base, trace_request(1, prefix="refused"))
+        waited = time.monotonic() - t0
+    finally:
+        sink.release()
+    assert r.status_code == 503 and r.headers.get("Retry-After"), r.status_code
+    assert 4.5 <= waited < 8, waited

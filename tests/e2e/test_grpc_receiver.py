@@ -85,3 +85,50 @@ def test_undecodable_message_is_invalid_argument(tern, sink):
     # grpc-go reports a request that fails to unmarshal as INTERNAL
     assert ei.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL), ei.value
     assert sink.count("traces") == 0
+
+
+def _h2_open(port):
+    """A raw HTTP/2 connection that sends the preface and an empty SETTINGS frame."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+    return s
+
+
+def _seconds_until_closed(s, limit):
+    import time
+    s.settimeout(0.2)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        try:
+            if s.recv(4096) == b"":
+                return time.monotonic() - t0
+        except TimeoutError:
+            continue
+        except OSError:
+            return time.monotonic() - t0
+    return None
+
+
+def test_keepalive_max_connection_idle_closes_idle_connections(tern, sink):
+    port = free_port()
+    tern(configs.simple(sink, grpc=port, grpc_extra={
+        "keepalive": {"server_parameters": {"max_connection_idle": "1s"},
+                      "enforcement_policy": {"min_time": "5s"}}}))
+    # A real client keeps working: its idle connection is closed, it reconnects.
+    ch = grpc_channel(f"127.0.0.1:{port}")
+    grpc_export(ch, trace_request(1))
+    s = _h2_open(port)
+    closed = _seconds_until_closed(s, 6)
+    assert closed is not None and 0.8 <= closed < 4, closed
+    import time
+    time.sleep(1.5)
+    grpc_export(ch, trace_request(1))
+    sink.wait_for("traces", 2)
+
+
+def test_idle_connections_stay_open_without_max_connection_idle(tern, sink):
+    port = free_port()
+    tern(configs.simple(sink, grpc=port))
+    s = _h2_open(port)
+    assert _seconds_until_closed(s, 3) is None

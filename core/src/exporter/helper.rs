@@ -35,8 +35,9 @@ pub struct QueueSettings {
     pub queue_size: usize,
     /// Only `requests` is supported.
     pub sizer: String,
-    /// Tern always waits for room (data in the pipeline has been acknowledged) and
-    /// turns a full queue into refusals at the receivers; accepted for compatibility.
+    /// When the queue is full, senders wait up to 5 s for room (instead of 50 ms)
+    /// before being refused with 503/UNAVAILABLE. Never drops: data inside the
+    /// pipeline was acknowledged and always waits.
     pub block_on_overflow: bool,
     /// Accepted for compatibility; see `block_on_overflow`.
     pub wait_for_result: bool,
@@ -395,6 +396,10 @@ impl<S: Signal, C: ExportClient<S>> ExportQueue<S> for QueuedExporter<S, C> {
 
     fn count_enqueue_failed(&self, items: u64) {
         self.shared.state.metrics.enqueue_failed.inc_by(items);
+    }
+
+    fn blocks_on_overflow(&self) -> bool {
+        self.shared.settings.queue.enabled && self.shared.settings.queue.block_on_overflow
     }
 
     fn drain(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome> {

@@ -9,7 +9,7 @@
 //!   strings, including `"NaN"`, `"Infinity"` and `"-Infinity"`;
 //! - enums are integers (unknown values kept) or their exact proto name;
 //! - `bytesValue` is standard base64, padding optional;
-//! - `AnyValue` nesting is capped at 64 levels and JSON nesting at 300, so hostile input fails
+//! - `AnyValue` nesting is capped at 16 levels and JSON nesting at 300, so hostile input fails
 //!   fast instead of exhausting the stack.
 //!
 //! Where the Go collector is lenient about malformed input this decoder is stricter: at most one
@@ -49,10 +49,11 @@ use opentelemetry_proto::tonic::trace::v1::{
 /// Deepest accepted nesting of `arrayValue` / `kvlistValue` (an attribute value or log body that
 /// is a plain scalar is level 1).
 ///
-/// Note: prost decodes at most 100 nested messages, which in protobuf allows only about 31
-/// (kvlist in exemplar attributes) to 49 (arrays in a log body) AnyValue levels; a JSON request
-/// nested deeper than that decodes here but its protobuf encoding is refused by prost decoders.
-const MAX_ANY_VALUE_DEPTH: usize = 64;
+/// 16 keeps every accepted JSON request re-encodable as protobuf that Tern's own scanner
+/// (64 nested messages) and prost (100) accept wherever it is forwarded: the deepest OTLP
+/// position (kvlist in exemplar attributes) starts at message depth 8 and each further
+/// kvlist level adds 3, so 16 levels reach depth 53.
+const MAX_ANY_VALUE_DEPTH: usize = 16;
 
 /// Deepest accepted nesting of JSON arrays and objects. Leaves room for [`MAX_ANY_VALUE_DEPTH`]
 /// levels of `kvlistValue` (4 JSON levels each) below the deepest OTLP envelope.
@@ -400,6 +401,7 @@ impl<'a> Parser<'a> {
             self.expect(b':', "expected ':' after an object key")?;
             self.skip_whitespace();
             let value = self.value(depth)?;
+            charge(std::mem::size_of::<(Cow<'a, str>, Json<'a>)>())?;
             members.push((key, value));
             self.skip_whitespace();
             match self.peek() {
@@ -424,7 +426,9 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_whitespace();
-            items.push(self.value(depth)?);
+            let item = self.value(depth)?;
+            charge(std::mem::size_of::<Json<'a>>())?;
+            items.push(item);
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -610,11 +614,44 @@ fn hex_nibble(b: u8) -> Option<u8> {
 // Field readers
 // ---------------------------------------------------------------------------------------------
 
+/// Memory a request may take while decoded, beyond its body: the parse tree and the
+/// decoded messages together. OTLP/JSON is verbose, so real requests need a fraction of
+/// this; what exceeds it is a flood of tiny items (`[{},{},…]` decodes to ~100× its
+/// size) and is refused before it can exhaust memory.
+pub fn decode_budget(body_len: usize) -> usize {
+    64 * 1024 * 1024 + body_len.saturating_mul(8)
+}
+
+thread_local! {
+    /// Bytes left in the current request's decode budget (decoding is synchronous, so
+    /// a thread-local is per request).
+    static BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Charges `bytes` against the current request's decode budget.
+fn charge(bytes: usize) -> R<()> {
+    BUDGET.with(|b| {
+        let left = b.get();
+        if bytes > left {
+            b.set(0);
+            fail(
+                "request too large once decoded: OTLP/JSON with this many items needs more \
+                 memory than the decode budget (64 MiB + 8 × body); send OTLP/protobuf or \
+                 split the request",
+            )
+        } else {
+            b.set(left - bytes);
+            Ok(())
+        }
+    })
+}
+
 /// Parses the body, checks that it is an object and maps it with `decode`.
 fn decode_document<'a, T>(
     body: &'a [u8],
     decode: impl FnOnce(&Json<'a>) -> R<T>,
 ) -> Result<T, JsonError> {
+    BUDGET.with(|b| b.set(decode_budget(body.len())));
     let doc = Parser::parse(body)?;
     if !matches!(doc, Json::Object(_)) {
         return Err(Failure::new(format!(
@@ -655,6 +692,7 @@ fn decode_list<'v, 'a, T>(
         Json::Null => return Ok(()),
         other => return type_error("an array", other),
     };
+    charge(items.len().saturating_mul(std::mem::size_of::<T>()))?;
     out.reserve(items.len());
     for (index, item) in items.iter().enumerate() {
         out.push(decode(item).map_err(|e| e.at_index(index))?);
@@ -2195,9 +2233,11 @@ mod tests {
         round_trip(decode_traces(TRACES.as_bytes()).expect("traces"));
         round_trip(decode_metrics(METRICS.as_bytes()).expect("metrics"));
         round_trip(decode_logs(LOGS.as_bytes()).expect("logs"));
-        // prost refuses to decode more than 100 nested messages, about 49 AnyValue levels in a
-        // log body: stay below that here.
-        let deep = log_doc(&format!(r#""body":{}"#, nested_array_value(40)));
+        // The deepest accepted nesting round-trips.
+        let deep = log_doc(&format!(
+            r#""body":{}"#,
+            nested_array_value(MAX_ANY_VALUE_DEPTH)
+        ));
         round_trip(decode_logs(deep.as_bytes()).expect("deep"));
     }
 
@@ -3113,15 +3153,15 @@ mod tests {
     }
 
     #[test]
-    fn any_value_nesting_is_capped_at_64_levels() {
+    fn any_value_nesting_is_capped_at_16_levels() {
         let limit = MAX_ANY_VALUE_DEPTH;
-        assert_eq!(limit, 64);
+        assert_eq!(limit, 16);
 
         // Array nesting in a log body.
-        let ok = decode_any(&nested_array_value(limit)).expect("64 levels of arrayValue");
+        let ok = decode_any(&nested_array_value(limit)).expect("16 levels of arrayValue");
         assert_eq!(any_value_depth(&ok), limit);
-        let err = decode_any(&nested_array_value(limit + 1)).expect_err("65 levels of arrayValue");
-        assert_eq!(err.message(), "AnyValue nested deeper than 64 levels");
+        let err = decode_any(&nested_array_value(limit + 1)).expect_err("17 levels of arrayValue");
+        assert_eq!(err.message(), "AnyValue nested deeper than 16 levels");
         let expected_path = format!("{LOG_PATH}.body{}", ".arrayValue.values[0]".repeat(limit));
         assert_eq!(err.path(), expected_path);
 
@@ -3132,7 +3172,11 @@ mod tests {
                 nested_kvlist_value(levels)
             ))
         };
-        let req = decode_metrics(exemplar_doc(limit).as_bytes()).expect("64 levels of kvlistValue");
+        let req = decode_metrics(exemplar_doc(limit).as_bytes()).expect("16 levels of kvlistValue");
+        // The deepest accepted JSON re-encodes to protobuf the scanner (and prost) accept.
+        let encoded = prost::Message::encode_to_vec(&req);
+        crate::otlp::scan::scan(crate::otlp::scan::Msg::ExportMetrics, &encoded)
+            .expect("re-encoded deepest JSON passes the protobuf scanner");
         let Some(metric::Data::Sum(sum)) =
             &req.resource_metrics[0].scope_metrics[0].metrics[0].data
         else {
@@ -3142,8 +3186,8 @@ mod tests {
             .value
             .as_ref();
         assert_eq!(value.map(any_value_depth), Some(limit));
-        let err = decode_metrics(exemplar_doc(limit + 1).as_bytes()).expect_err("65 levels");
-        assert_eq!(err.message(), "AnyValue nested deeper than 64 levels");
+        let err = decode_metrics(exemplar_doc(limit + 1).as_bytes()).expect_err("17 levels");
+        assert_eq!(err.message(), "AnyValue nested deeper than 16 levels");
 
         // Mixed nesting in a span event attribute.
         let mixed = |levels: usize| {
@@ -3159,9 +3203,9 @@ mod tests {
                 r#""events":[{{"attributes":[{{"key":"a","value":{value}}}]}}]"#
             ))
         };
-        decode_traces(mixed(limit).as_bytes()).expect("64 mixed levels");
-        let err = decode_traces(mixed(limit + 1).as_bytes()).expect_err("65 mixed levels");
-        assert_eq!(err.message(), "AnyValue nested deeper than 64 levels");
+        decode_traces(mixed(limit).as_bytes()).expect("16 mixed levels");
+        let err = decode_traces(mixed(limit + 1).as_bytes()).expect_err("17 mixed levels");
+        assert_eq!(err.message(), "AnyValue nested deeper than 16 levels");
     }
 
     #[test]
@@ -3574,5 +3618,55 @@ mod tests {
         let long = "A".repeat(10_000);
         let err = decode_span(&format!(r#""kind":"{long}""#)).expect_err("long kind");
         assert!(err.message().len() < 200, "{}", err.message());
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    fn spans_body(n: usize, span: &str) -> Vec<u8> {
+        let mut body = b"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[".to_vec();
+        for i in 0..n {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(span.as_bytes());
+        }
+        body.extend_from_slice(b"]}]}]}");
+        body
+    }
+
+    #[test]
+    fn floods_of_tiny_items_are_refused_and_real_spans_pass() {
+        let flood = spans_body(4 * 1024 * 1024 / 3, "{}");
+        let e = decode_traces(&flood).unwrap_err();
+        assert!(
+            e.message().contains("too large once decoded"),
+            "{}",
+            e.message()
+        );
+        // The same size of realistic spans decodes.
+        let span = r#"{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"GET /api/users","kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000","attributes":[{"key":"http.method","value":{"stringValue":"GET"}},{"key":"http.status_code","value":{"intValue":"200"}}]}"#;
+        let real = spans_body(4 * 1024 * 1024 / span.len(), span);
+        let req = decode_traces(&real).unwrap();
+        let used = decode_budget(real.len()) - BUDGET.with(|b| b.get());
+        // Realistic OTLP/JSON (parse tree + messages) needs ~4× its size, half the
+        // budget's per-byte allowance.
+        assert!(
+            used < real.len() * 5,
+            "used {used} for {} bytes",
+            real.len()
+        );
+        eprintln!(
+            "decode budget used by {} bytes of realistic spans: {used}",
+            real.len()
+        );
+        assert_eq!(
+            req.resource_spans[0].scope_spans[0].spans.len(),
+            4 * 1024 * 1024 / span.len()
+        );
+        // The budget is per request: the next small request is not affected.
+        assert!(decode_traces(&spans_body(3, "{}")).is_ok());
     }
 }

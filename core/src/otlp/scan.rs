@@ -303,12 +303,44 @@ fn scan_message(msg: Msg, mut buf: &[u8], depth: u32, items: &mut usize) -> Resu
 }
 
 fn skip(wire_type: u8, field: u32, buf: &mut &[u8]) -> Result<(), ScanError> {
+    skip_at(wire_type, field, buf, 0)
+}
+
+/// Skips one unknown field as prost does, including (deprecated) groups, whose
+/// nesting counts against [`MAX_DEPTH`].
+fn skip_at(wire_type: u8, field: u32, buf: &mut &[u8], depth: u32) -> Result<(), ScanError> {
     match wire_type {
         0 => read_varint(buf).map(|_| ()),
         1 => advance(buf, 8),
         2 => read_len(buf).map(|_| ()),
         5 => advance(buf, 4),
-        // Groups (3, 4) are not used by OTLP; prost refuses them in proto3 messages too.
+        3 => {
+            if depth >= MAX_DEPTH {
+                return Err(ScanError::TooDeep);
+            }
+            loop {
+                let key = read_varint(buf)?;
+                if key > u64::from(u32::MAX) {
+                    return Err(ScanError::InvalidVarint);
+                }
+                let (inner_wt, inner_field) = ((key & 7) as u8, (key >> 3) as u32);
+                if inner_field == 0 {
+                    return Err(ScanError::FieldZero);
+                }
+                if inner_wt == 4 {
+                    return if inner_field == field {
+                        Ok(())
+                    } else {
+                        Err(ScanError::WireType {
+                            field: inner_field,
+                            wire_type: inner_wt,
+                        })
+                    };
+                }
+                skip_at(inner_wt, inner_field, buf, depth + 1)?;
+            }
+        }
+        // An end-group without its start, or wire types 6 and 7.
         _ => Err(ScanError::WireType { field, wire_type }),
     }
 }
@@ -555,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_invalid_utf8_wrong_wire_type_and_groups() {
+    fn rejects_invalid_utf8_and_wrong_wire_types_and_skips_unknown_groups() {
         // resource_spans { schema_url: "\xff" }
         let bad_utf8 = [0x0a, 0x03, 0x1a, 0x01, 0xff];
         assert_eq!(
@@ -570,8 +602,16 @@ mod tests {
             Err(ScanError::WireType { .. })
         ));
         assert!(ExportTraceServiceRequest::decode(&wrong[..]).is_err());
-        // start group
-        assert!(scan(Msg::ExportTraces, &[0x13]).is_err());
+        // an unterminated group, a lone end-group, a mismatched end
+        for bad in [&[0x13][..], &[0x14], &[0x13, 0x1c]] {
+            assert!(scan(Msg::ExportTraces, bad).is_err(), "{bad:?}");
+            assert!(ExportTraceServiceRequest::decode(bad).is_err(), "{bad:?}");
+        }
+        // an unknown group (field 2, holding a varint and a nested group) is skipped,
+        // like prost does
+        let group = [0x13, 0x08, 0x01, 0x1b, 0x1c, 0x14];
+        assert_eq!(scan(Msg::ExportTraces, &group), Ok(0));
+        assert!(ExportTraceServiceRequest::decode(&group[..]).is_ok());
         // unknown field is skipped, like prost does
         let unknown = [0x10, 0x05];
         assert_eq!(scan(Msg::ExportTraces, &unknown), Ok(0));

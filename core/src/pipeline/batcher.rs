@@ -52,6 +52,7 @@ pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, Pipe
             processors: parts.ingest,
             route,
             wal: parts.wal,
+            admission_wait: super::ADMISSION_WAIT,
         });
         return (
             input,
@@ -63,12 +64,20 @@ pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, Pipe
         );
     }
     let (tx, rx) = mpsc::channel(parts.channel_capacity.max(1));
+    // The batcher itself always waits for queue room (its data was acknowledged);
+    // whether senders wait for it is the exporters' `block_on_overflow`.
+    let admission_wait = if parts.exporters.iter().any(|e| e.blocks_on_overflow()) {
+        super::BLOCK_ON_OVERFLOW_WAIT
+    } else {
+        super::ADMISSION_WAIT
+    };
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
     let input = Arc::new(PipelineInput {
         name: parts.name.clone(),
         processors: parts.ingest,
         route: super::Route::Task(tx),
         wal: parts.wal,
+        admission_wait,
     });
     let task = PipelineTask {
         name: parts.name.clone(),

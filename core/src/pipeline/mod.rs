@@ -22,6 +22,12 @@ use crate::otlp::Signal;
 /// How long a receiver waits for room in a full pipeline before refusing.
 pub const ADMISSION_WAIT: Duration = Duration::from_millis(50);
 
+/// How long a sender waits for room when an exporter of the pipeline has
+/// `sending_queue.block_on_overflow: true`. Bounded below the OpenTelemetry
+/// SDKs' default 10 s export timeout, so a blocked request is still answered
+/// (503 + Retry-After) instead of timing out and being sent twice.
+pub const BLOCK_ON_OVERFLOW_WAIT: Duration = Duration::from_secs(5);
+
 /// The delay suggested to senders that were refused because a pipeline was full.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -63,6 +69,8 @@ pub struct PipelineInput<S: Signal> {
     pub(crate) processors: Vec<Box<dyn Processor<S>>>,
     pub(crate) route: Route<S>,
     pub(crate) wal: Option<Arc<wal::Wal>>,
+    /// How long admission waits for room in the pipeline task's input.
+    pub(crate) admission_wait: Duration,
 }
 
 /// Where admitted data goes.
@@ -198,7 +206,7 @@ impl<S: Signal> PipelineInput<S> {
                         return Err(ConsumeError::ShuttingDown)
                     }
                     Err(mpsc::error::TrySendError::Full(())) => {
-                        match tokio::time::timeout(ADMISSION_WAIT, tx.reserve()).await {
+                        match tokio::time::timeout(self.admission_wait, tx.reserve()).await {
                             Ok(Ok(p)) => p,
                             Ok(Err(_)) => return Err(ConsumeError::ShuttingDown),
                             Err(_) => {
@@ -215,7 +223,12 @@ impl<S: Signal> PipelineInput<S> {
             Route::Direct(exporters) => {
                 let mut slots = Vec::with_capacity(exporters.len());
                 for e in exporters {
-                    match e.reserve(ADMISSION_WAIT).await {
+                    let wait = if e.blocks_on_overflow() {
+                        BLOCK_ON_OVERFLOW_WAIT
+                    } else {
+                        ADMISSION_WAIT
+                    };
+                    match e.reserve(wait).await {
                         Ok(slot) => slots.push(slot),
                         Err(stage::ReserveError::Closed) => return Err(ConsumeError::ShuttingDown),
                         Err(stage::ReserveError::Full) => {

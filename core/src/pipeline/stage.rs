@@ -48,6 +48,12 @@ pub trait ExportQueue<S: Signal>: Send + Sync {
     fn reserve(&self, wait: std::time::Duration) -> BoxFuture<'_, Result<Slot<S>, ReserveError>>;
     /// Counts items refused because the queue was full.
     fn count_enqueue_failed(&self, items: u64);
+    /// `sending_queue.block_on_overflow`: senders wait up to
+    /// [`crate::pipeline::BLOCK_ON_OVERFLOW_WAIT`] for room instead of
+    /// [`crate::pipeline::ADMISSION_WAIT`] before being refused.
+    fn blocks_on_overflow(&self) -> bool {
+        false
+    }
     /// Waits until everything enqueued so far has been exported or given up on,
     /// or until `deadline`.
     fn drain(&self, deadline: Instant) -> BoxFuture<'_, DrainOutcome>;

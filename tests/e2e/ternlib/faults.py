@@ -32,7 +32,8 @@ from . import prom
 from .otlp import PROTOBUF, trace_request
 from .sink import OtlpSink
 
-LOADGEN_BIN = os.path.abspath(os.environ.get("LOADGEN_BIN", "/work/main/target/debug/loadgen"))
+LOADGEN_BIN = os.path.abspath(os.environ.get(
+    "LOADGEN_BIN", str(Path(__file__).resolve().parents[3] / "target" / "debug" / "loadgen")))
 
 # ---- senders ----------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ import yaml
 
 from .ports import is_listening, split_hostport
 
-DEFAULT_BIN = "/work/main/target/debug/tern"
+# The checkout these tests belong to (tests/e2e/ternlib/ -> repo root).
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_BIN = str(REPO_ROOT / "target" / "debug" / "tern")
 # Resolved once, relative to the directory pytest was started from, so that tests which
 # run tern with another cwd still find it.
 TERN_BIN = os.path.abspath(os.environ.get("TERN_BIN", DEFAULT_BIN))

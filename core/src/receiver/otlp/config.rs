@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use crate::config::duration::GoDuration;
 use crate::config::tls::ServerTls;
 use crate::registry::{ConfigIssue, Validate};
 
@@ -47,8 +48,8 @@ pub struct GrpcConfig {
     pub read_buffer_size: Option<Value>,
     /// Accepted for compatibility; not used.
     pub write_buffer_size: Option<Value>,
-    /// Accepted for compatibility; not used.
-    pub keepalive: Option<Value>,
+    /// `keepalive.server_parameters` / `enforcement_policy` (grpc-go names).
+    pub keepalive: Option<Keepalive>,
     /// Accepted for compatibility; not used.
     pub include_metadata: Option<bool>,
     /// Accepted for compatibility; not used.
@@ -69,6 +70,44 @@ impl Default for GrpcConfig {
             transport: None,
         }
     }
+}
+
+/// `keepalive:` of the gRPC server.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keepalive {
+    pub server_parameters: ServerParameters,
+    pub enforcement_policy: EnforcementPolicy,
+}
+
+/// `keepalive: server_parameters:`; zero or absent means "not set", as in grpc-go.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerParameters {
+    /// Close a connection after this long without a byte in either direction.
+    pub max_connection_idle: Option<GoDuration>,
+    /// Ask clients to reconnect (GOAWAY) after this connection age.
+    pub max_connection_age: Option<GoDuration>,
+    /// After `max_connection_age`, how long open calls may still finish.
+    pub max_connection_age_grace: Option<GoDuration>,
+    /// Send an HTTP/2 PING after this long without activity (grpc-go default 2h).
+    pub time: Option<GoDuration>,
+    /// Close the connection when a PING is not answered within this (default 20s).
+    pub timeout: Option<GoDuration>,
+}
+
+/// `keepalive: enforcement_policy:` — accepted for compatibility; Tern does not
+/// police how often clients ping (hyper answers pings without rate checks).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnforcementPolicy {
+    pub min_time: Option<GoDuration>,
+    pub permit_without_stream: Option<bool>,
+}
+
+/// A set duration: `None` or zero means unset.
+pub fn set(d: &Option<GoDuration>) -> Option<std::time::Duration> {
+    d.as_ref().map(|d| d.0).filter(|d| !d.is_zero())
 }
 
 /// `protocols: http:`

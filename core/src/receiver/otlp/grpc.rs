@@ -65,7 +65,25 @@ pub(super) async fn start(
                 .map_err(|e| BuildError::new(id, format!("invalid TLS settings: {e}")))?;
         }
     }
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let ka = cfg.keepalive.clone().unwrap_or_default().server_parameters;
+    use super::config::set;
+    // grpc-go's defaults: ping after 2 h of silence, give up after 20 s.
+    builder = builder
+        .http2_keepalive_interval(Some(set(&ka.time).unwrap_or(Duration::from_secs(7200))))
+        .http2_keepalive_timeout(Some(set(&ka.timeout).unwrap_or(Duration::from_secs(20))));
+    if let Some(age) = set(&ka.max_connection_age) {
+        builder = builder.max_connection_age(age);
+    }
+    if let Some(grace) = set(&ka.max_connection_age_grace) {
+        builder = builder.max_connection_age_grace(grace);
+    }
+    // Connections are handed to tonic only once the client has sent its HTTP/2
+    // preface: a silent or stalled client is dropped after the header timeout.
+    let incoming = crate::net::GatedIncoming::new(
+        listener,
+        crate::net::HEADER_READ_TIMEOUT,
+        set(&ka.max_connection_idle),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tracing::info!(receiver = %id, endpoint = %cfg.endpoint, "Starting GRPC server.");
     let name = id.to_string();

@@ -53,7 +53,21 @@ pub async fn run(exec: Instant) -> u8 {
         let api = api.clone();
         tokio::spawn(async move { api.register(&name, events).await })
     };
-    let loaded = load_config().await;
+    // A local config is read while the registration is in flight; a remote one is
+    // fetched only once registered (no network calls before registering).
+    let location = settings::config_location(std::env::var(CONFIG_URI_VAR).ok().as_deref());
+    let remote = matches!(location, Ok(ConfigLocation::Http(_)));
+    let mut register = Some(register);
+    let mut registered = None;
+    if remote {
+        if let Some(r) = register.take() {
+            registered = Some(r.await);
+        }
+    }
+    let loaded = match location {
+        Ok(l) => load_config(l).await,
+        Err(e) => Err(e),
+    };
     let (level, encoding) = match &loaded {
         Ok((c, _)) => (
             c.telemetry.log_level.clone(),
@@ -62,7 +76,12 @@ pub async fn run(exec: Instant) -> u8 {
         Err(_) => ("info".to_string(), "console".to_string()),
     };
     telemetry::init_logging(&level, &encoding);
-    let id = match register.await {
+    let registered = match (registered, register) {
+        (Some(r), _) => r,
+        (None, Some(r)) => r.await,
+        (None, None) => return 1,
+    };
+    let id = match registered {
         Ok(Ok(id)) => id,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "Cannot register with the Extensions API.");
@@ -172,9 +191,9 @@ async fn init_error(api: &ExtensionsApi, id: &str, kind: &str, message: &str) ->
 
 /// Reads and validates the config named by `OPENTELEMETRY_COLLECTOR_CONFIG_URI`
 /// (or the embedded default). Errors are one message listing every problem.
-async fn load_config() -> Result<(ValidatedConfig, LambdaSettings), String> {
-    let uri = std::env::var(CONFIG_URI_VAR).ok();
-    let location = settings::config_location(uri.as_deref())?;
+async fn load_config(
+    location: ConfigLocation,
+) -> Result<(ValidatedConfig, LambdaSettings), String> {
     let source = match &location {
         ConfigLocation::Default => ConfigSource::Inline {
             label: "<embedded default>".into(),

@@ -279,12 +279,14 @@ def test_config_over_http(make_sink, lambda_env):
     sink = make_sink()
     port = free_port()
     text = yaml.safe_dump(ext_config(sink, port)).encode()
+    fetched: list[float] = []
 
     class H(BaseHTTPRequestHandler):
         def log_message(self, *a):
             pass
 
         def do_GET(self):  # noqa: N802
+            fetched.append(time.monotonic())
             self.send_response(200)
             self.send_header("Content-Length", str(len(text)))
             self.end_headers()
@@ -297,6 +299,8 @@ def test_config_over_http(make_sink, lambda_env):
         emu = lambda_env(None, port=port, env={"OPENTELEMETRY_COLLECTOR_CONFIG_URI": url})
         res = emu.invoke({"n": 1, "spans": 2})
         assert len(spans_of(sink, 1)) == 2 and res.status == "success"
+        # No network call before registering.
+        assert len(fetched) == 1 and emu.calls_of("tern", "register")[0].at < fetched[0]
     finally:
         srv.shutdown()
 

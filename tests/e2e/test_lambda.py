@@ -412,3 +412,20 @@ def test_managed_instances_register_shutdown_only_and_flush_periodically(make_si
     sink.wait_until(lambda: len(spans_of(sink, 0)) == 2, 5, "the periodic flush")
     out = emu.shutdown(deadline_s=2.0)
     assert out["exits"]["tern"] == 0
+
+
+def test_refused_telemetry_subscription_falls_back_to_periodic_flushing(make_sink, lambda_env):
+    sink = make_sink()
+    port = free_port()
+    emu = lambda_env(ext_config(sink, port, lambda_section={"periodic_interval": "1h"}),
+                     port=port, telemetry=False)
+    assert emu.calls_of("tern", "subscribe-refused")
+    for n in range(3):
+        res = emu.invoke({"n": n, "spans": 2})
+        assert res.status == "success"
+        # No runtimeDone will ever come: the extension must not wait for it.
+        assert res.ext_next["tern"] - res.started < 1.0
+    out = emu.shutdown(deadline_s=2.0)
+    assert out["exits"]["tern"] == 0
+    assert sink.count("traces") == 6
+    assert "subscription failed" in emu.extensions["tern"].log.read_text()

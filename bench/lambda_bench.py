@@ -89,6 +89,7 @@ def main() -> int:
     sink = OtlpSink("bench-sink").start()
     register, ready, init_done, rss = [], [], [], []
     overhead_ext, overhead_rt = [], []
+    rss_after: list[int] = []
     try:
         for run in range(args.runs):
             with tempfile.TemporaryDirectory() as d:
@@ -125,6 +126,7 @@ def main() -> int:
                         if posts:
                             overhead_ext.append((res.ext_next["tern"] - posts[0]) * 1000)
                         overhead_rt.append((res.ext_next["tern"] - res.runtime_done) * 1000)
+                    rss_after.append(rss_kib(ext.proc.pid))
                 finally:
                     emu.close()
     finally:
@@ -140,6 +142,7 @@ def main() -> int:
     print(row("exec → OTLP/HTTP port accepting", ready))
     print(row("exec → init done (first /next)", init_done))
     print(row("idle RSS after init", [r / 1024 for r in rss], "MiB"))
+    print(row("RSS after the run's invocations (frozen)", [r / 1024 for r in rss_after], "MiB"))
     print(row("runtimeDone delivered → /next (flush of 5 spans incl.)", overhead_ext))
     print(row("runtime response → /next (adds Telemetry API buffering)", overhead_rt))
     print(f"\nbinary: {binary} ({os.path.getsize(binary)} bytes)")

@@ -194,9 +194,13 @@ class LambdaEmulator:
         self.extensions[name] = ext
         return ext
 
-    def _record(self, who: str, what: str, detail: Any = None) -> None:
+    def _record(self, who: str, what: str, detail: Any = None, at: float | None = None) -> None:
         with self.cond:
-            self.calls.append(Call(time.monotonic(), who, what, detail))
+            call = Call(time.monotonic() if at is None else at, who, what, detail)
+            i = len(self.calls)
+            while i > 0 and self.calls[i - 1].at > call.at:  # keep the list in time order
+                i -= 1
+            self.calls.insert(i, call)
             self.cond.notify_all()
 
     def calls_of(self, who: str | None = None, what: str | None = None) -> list[Call]:
@@ -312,10 +316,11 @@ class LambdaEmulator:
             ext.gen += 1
             self.cond.notify_all()
         log = open(ext.log, "ab")
+        env = self.base_env()
+        started = time.monotonic()  # before the fork: the child may register before Popen returns
         ext.proc = subprocess.Popen([str(ext.path)], stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=self.base_env(),
-                                    cwd=str(self.workdir))
-        self._record(ext.name, "exec", ext.proc.pid)
+                                    stdin=subprocess.DEVNULL, env=env, cwd=str(self.workdir))
+        self._record(ext.name, "exec", ext.proc.pid, at=started)
         log.close()
         threading.Thread(target=self._watch_extension_logs, args=(ext,), daemon=True).start()
 

@@ -75,6 +75,44 @@ pub enum ConfigLocation {
     Default,
     File(String),
     Http(String),
+    S3(S3Object),
+}
+
+/// An object named by `s3://bucket/key` or `s3://bucket.s3.region.amazonaws.com/key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Object {
+    pub bucket: String,
+    pub key: String,
+    /// From the host form; otherwise the function's region.
+    pub region: Option<String>,
+}
+
+fn parse_s3(v: &str) -> Result<S3Object, String> {
+    let rest = v.strip_prefix("s3://").unwrap_or(v);
+    let (host, key) = rest
+        .split_once('/')
+        .ok_or_else(|| format!("{CONFIG_URI_VAR}={v}: expected s3://bucket/key"))?;
+    let (bucket, region) = match host.split_once(".s3.") {
+        Some((b, r)) => {
+            let region = r.strip_suffix(".amazonaws.com").unwrap_or(r);
+            (
+                b.to_string(),
+                (!region.is_empty()).then(|| region.to_string()),
+            )
+        }
+        None => (host.to_string(), None),
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-".contains(c);
+    if bucket.is_empty() || key.is_empty() || !key.chars().all(plain) || key.contains("//") {
+        return Err(format!(
+            "{CONFIG_URI_VAR}={v}: expected s3://bucket/key with a key of letters, digits, '/', '.', '_' and '-'"
+        ));
+    }
+    Ok(S3Object {
+        bucket,
+        key: key.to_string(),
+        region,
+    })
 }
 
 /// Reads `OPENTELEMETRY_COLLECTOR_CONFIG_URI`.
@@ -85,10 +123,8 @@ pub fn config_location(value: Option<&str>) -> Result<ConfigLocation, String> {
     if v.starts_with("http://") || v.starts_with("https://") {
         return Ok(ConfigLocation::Http(v.to_string()));
     }
-    if v.starts_with("s3://") || v.starts_with("s3:") {
-        return Err(format!(
-            "{CONFIG_URI_VAR}={v}: s3 config URIs are not supported yet; package the config with the function (file path) or serve it over https"
-        ));
+    if v.starts_with("s3://") {
+        return parse_s3(v).map(ConfigLocation::S3);
     }
     if let Some(p) = v.strip_prefix("file://") {
         return Ok(ConfigLocation::File(p.to_string()));

@@ -29,7 +29,27 @@ fn config_locations() {
             Some("http://127.0.0.1:9/c.yaml"),
             Ok(ConfigLocation::Http("http://127.0.0.1:9/c.yaml".into())),
         ),
-        (Some("s3://bucket/key.yaml"), Err("not supported yet")),
+        (
+            Some("s3://bucket/conf/key.yaml"),
+            Ok(ConfigLocation::S3(S3Object {
+                bucket: "bucket".into(),
+                key: "conf/key.yaml".into(),
+                region: None,
+            })),
+        ),
+        (
+            Some("s3://my-bucket.s3.eu-west-1.amazonaws.com/c.yaml"),
+            Ok(ConfigLocation::S3(S3Object {
+                bucket: "my-bucket".into(),
+                key: "c.yaml".into(),
+                region: Some("eu-west-1".into()),
+            })),
+        ),
+        (Some("s3://bucket"), Err("expected s3://bucket/key")),
+        (
+            Some("s3://bucket/a b.yaml"),
+            Err("expected s3://bucket/key"),
+        ),
         (Some("ftp://x/y"), Err("unsupported scheme")),
     ];
     for (input, want) in cases {

@@ -56,7 +56,10 @@ pub async fn run(exec: Instant) -> u8 {
     // A local config is read while the registration is in flight; a remote one is
     // fetched only once registered (no network calls before registering).
     let location = settings::config_location(std::env::var(CONFIG_URI_VAR).ok().as_deref());
-    let remote = matches!(location, Ok(ConfigLocation::Http(_)));
+    let remote = matches!(
+        location,
+        Ok(ConfigLocation::Http(_) | ConfigLocation::S3(_))
+    );
     let mut register = Some(register);
     let mut registered = None;
     if remote {
@@ -202,7 +205,11 @@ async fn load_config(
         ConfigLocation::File(p) => ConfigSource::File(p.clone()),
         ConfigLocation::Http(url) => ConfigSource::Inline {
             label: url.clone(),
-            text: fetch(url).await?,
+            text: fetch(url, None).await?,
+        },
+        ConfigLocation::S3(obj) => ConfigSource::Inline {
+            label: format!("s3://{}/{}", obj.bucket, obj.key),
+            text: fetch_s3(obj).await?,
         },
     };
     let registry = Registry::builtin();
@@ -213,11 +220,65 @@ async fn load_config(
     })
 }
 
-/// GETs a remote config (http or https, 10 s, 4 MiB at most).
-async fn fetch(url: &str) -> Result<String, String> {
+/// GETs an S3 object with the function's credentials (SigV4). `AWS_ENDPOINT_URL_S3`
+/// (or `AWS_ENDPOINT_URL`) points at another endpoint, path-style.
+async fn fetch_s3(obj: &settings::S3Object) -> Result<String, String> {
+    use tern_core::aws;
+    let label = format!("s3://{}/{}", obj.bucket, obj.key);
+    let opts = aws::AwsOptions {
+        region: obj.region.clone(),
+        use_imds_region: false,
+        assume_role: None,
+    };
+    let cfg = aws::load(&opts)
+        .await
+        .map_err(|e| format!("{label}: {e}"))?;
+    let signer = aws::Signer::new(&cfg, "s3").map_err(|e| format!("{label}: {e}"))?;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .ok()
+        .filter(|e| !e.is_empty());
+    let url = match endpoint {
+        Some(base) => format!("{}/{}/{}", base.trim_end_matches('/'), obj.bucket, obj.key),
+        None => format!(
+            "https://{}.s3.{}.amazonaws.com/{}",
+            obj.bucket,
+            signer.region(),
+            obj.key
+        ),
+    };
     let uri: hyper::Uri = url
         .parse()
-        .map_err(|e| format!("{CONFIG_URI_VAR}={url}: invalid URL: {e}"))?;
+        .map_err(|e| format!("{label}: invalid URL {url}: {e}"))?;
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .unwrap_or_default();
+    let mut req = http::Request::get(uri)
+        .header(http::header::HOST, host)
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("{label}: {e}"))?;
+    signer
+        .sign(&mut req, &[])
+        .await
+        .map_err(|e| format!("{label}: {e}"))?;
+    fetch(&url, Some(req)).await
+}
+
+/// GETs a remote config (http or https, 10 s, 4 MiB at most); `prepared` is a
+/// ready (signed) request for the same URL.
+async fn fetch(url: &str, prepared: Option<http::Request<Empty<Bytes>>>) -> Result<String, String> {
+    let req = match prepared {
+        Some(r) => r,
+        None => {
+            let uri: hyper::Uri = url
+                .parse()
+                .map_err(|e| format!("{CONFIG_URI_VAR}={url}: invalid URL: {e}"))?;
+            http::Request::get(uri)
+                .body(Empty::<Bytes>::new())
+                .map_err(|e| format!("{url}: {e}"))?
+        }
+    };
     let tls = tern_core::config::tls::build::client(&Default::default())
         .map_err(|e| format!("TLS setup: {e}"))?;
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -229,7 +290,7 @@ async fn fetch(url: &str) -> Result<String, String> {
         .build::<_, Empty<Bytes>>(https);
     let get = async {
         let resp = client
-            .get(uri)
+            .request(req)
             .await
             .map_err(|e| format!("fetching {url}: {e}"))?;
         let status = resp.status();
@@ -239,7 +300,8 @@ async fn fetch(url: &str) -> Result<String, String> {
             .map_err(|e| format!("reading {url}: {e}"))?
             .to_bytes();
         if !status.is_success() {
-            return Err(format!("fetching {url}: HTTP {status}"));
+            let detail: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+            return Err(format!("fetching {url}: HTTP {status}: {detail}"));
         }
         String::from_utf8(body.to_vec()).map_err(|_| format!("{url}: the config is not UTF-8"))
     };

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -429,3 +431,59 @@ def test_refused_telemetry_subscription_falls_back_to_periodic_flushing(make_sin
     assert out["exits"]["tern"] == 0
     assert sink.count("traces") == 6
     assert "subscription failed" in emu.extensions["tern"].log.read_text()
+
+
+@pytest.fixture
+def moto_s3():
+    """A real moto server (S3 API) behind the SigV4-verifying proxy (botocore checks every
+    signature the extension makes)."""
+    import boto3
+
+    from ternlib.ports import wait_listening
+    from ternlib.sigv4verify import ACCESS_KEY, REGION, SECRET_KEY, SigV4VerifyingProxy
+
+    port = free_port()
+    moto_bin = Path(sys.executable).parent / "moto_server"
+    assert moto_bin.is_file(), f"moto_server not installed next to {sys.executable}"
+    proc = subprocess.Popen([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_listening("127.0.0.1", port, 20), "moto server did not start"
+        url = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=url, region_name=REGION,
+                          aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+        with SigV4VerifyingProxy(upstream=url, service="s3", region=REGION,
+                                 access_key=ACCESS_KEY, secret_key=SECRET_KEY) as proxy:
+            yield s3, proxy
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_config_from_s3_with_the_function_credentials(make_sink, lambda_env, moto_s3, tmp_path):
+    from ternlib.sigv4verify import ACCESS_KEY, SECRET_KEY
+
+    s3, proxy = moto_s3
+    sink = make_sink()
+    port = free_port()
+    s3.create_bucket(Bucket="tern-config")
+    s3.put_object(Bucket="tern-config", Key="lambda/collector.yaml",
+                  Body=yaml.safe_dump(ext_config(sink, port)).encode())
+    env = {"OPENTELEMETRY_COLLECTOR_CONFIG_URI": "s3://tern-config/lambda/collector.yaml",
+           "AWS_ENDPOINT_URL_S3": proxy.url, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+           "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_CONFIG_FILE": str(tmp_path / "none"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    emu = lambda_env(None, port=port, env=env)
+    assert proxy.accepted == 1 and proxy.rejected == 0, proxy.requests
+    method, path = proxy.requests[0].method, proxy.requests[0].path
+    assert (method, path) == ("GET", "/tern-config/lambda/collector.yaml")
+    res = emu.invoke({"n": 1, "spans": 2})
+    assert res.status == "success" and len(spans_of(sink, 1)) == 2
+
+    # A missing object is an init error naming the object.
+    emu2 = lambda_env(None, port=free_port(), init=False, env={
+        **env, "OPENTELEMETRY_COLLECTOR_CONFIG_URI": "s3://tern-config/missing.yaml"})
+    emu2.init(expect_failure=True)
+    emu2.wait(lambda: emu2.extensions["tern"].proc.poll() is not None, 10, "exit")
+    msg = emu2.init_errors[0][2]["errorMessage"]
+    assert "missing.yaml" in msg and "404" in msg, msg

@@ -81,7 +81,7 @@ def pct(values: list[float], p: float) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=str(ROOT / "target" / "release" / "tern-extension"))
+    ap.add_argument("--bin", default=str(ROOT / "target" / "lambda" / "tern-extension"))
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--invocations", type=int, default=200)
     args = ap.parse_args()

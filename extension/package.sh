@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Tern Lambda layer: the release binary of tern-extension and
+# Builds the Tern Lambda layer: the release binary of tern-extension (profile `lambda`: release
+# optimised for size) and
 # dist/tern-layer-<arch>.zip holding it as extensions/tern (nothing else is needed at run time).
 #
 #   bash extension/package.sh            # x86_64 (native build on an x86_64 Linux host)
@@ -15,23 +16,23 @@ case "$arch" in
     x86_64|amd64)
         arch=x86_64
         if [ "$(uname -m)" = x86_64 ]; then
-            cargo build --release --locked -p tern-extension
-            bin="$target_dir/release/tern-extension"
+            cargo build --profile lambda --locked -p tern-extension
+            bin="$target_dir/lambda/tern-extension"
         else
-            cargo build --release --locked -p tern-extension --target x86_64-unknown-linux-gnu
-            bin="$target_dir/x86_64-unknown-linux-gnu/release/tern-extension"
+            cargo build --profile lambda --locked -p tern-extension --target x86_64-unknown-linux-gnu
+            bin="$target_dir/x86_64-unknown-linux-gnu/lambda/tern-extension"
         fi
         ;;
     arm64|aarch64)
         arch=arm64
         if [ "$(uname -m)" = aarch64 ]; then
-            cargo build --release --locked -p tern-extension
-            bin="$target_dir/release/tern-extension"
+            cargo build --profile lambda --locked -p tern-extension
+            bin="$target_dir/lambda/tern-extension"
         else
             export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER="${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER:-aarch64-linux-gnu-gcc}"
             export CC_aarch64_unknown_linux_gnu="${CC_aarch64_unknown_linux_gnu:-aarch64-linux-gnu-gcc}"
-            cargo build --release --locked -p tern-extension --target aarch64-unknown-linux-gnu
-            bin="$target_dir/aarch64-unknown-linux-gnu/release/tern-extension"
+            cargo build --profile lambda --locked -p tern-extension --target aarch64-unknown-linux-gnu
+            bin="$target_dir/aarch64-unknown-linux-gnu/lambda/tern-extension"
         fi
         ;;
     *)

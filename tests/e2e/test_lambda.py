@@ -347,6 +347,10 @@ def test_crash_and_restart_sends_the_persisted_queue_first(make_sink, lambda_env
     assert len(new) == 3
     assert all(at >= restarted for at, _ in old)
     assert max(at for at, _ in old) <= min(at for at, _ in new), "replay did not go first"
+    order = [a.value.int_value for r in sink.requests("traces") for rs in r.message.resource_spans
+             for ss in rs.scope_spans for sp in ss.spans for a in sp.attributes
+             if a.key == "test.invocation"]
+    assert order == [0, 0, 0, 1, 1, 1], f"persisted data not sent first: {order}"
     assert all(at <= res.ext_next["tern"] for at, _ in old + new)
 
 

@@ -229,7 +229,10 @@ impl Registry {
     /// The built-in components.
     pub fn builtin() -> Registry {
         Registry {
-            receivers: vec![&crate::receiver::otlp::OtlpReceiverFactory],
+            receivers: vec![
+                &crate::receiver::otlp::OtlpReceiverFactory,
+                &crate::receiver::telemetryapi::TelemetryApiFactory,
+            ],
             processors: vec![
                 &crate::processor::batch::BatchFactory,
                 &crate::processor::memory_limiter::MemoryLimiterFactory,

@@ -233,7 +233,10 @@ impl Registry {
     /// The built-in components.
     pub fn builtin() -> Registry {
         Registry {
-            receivers: vec![&crate::receiver::otlp::OtlpReceiverFactory],
+            receivers: vec![
+                &crate::receiver::otlp::OtlpReceiverFactory,
+                &crate::receiver::telemetryapi::TelemetryApiFactory,
+            ],
             processors: vec![
                 &crate::processor::batch::BatchFactory,
                 &crate::processor::memory_limiter::MemoryLimiterFactory,
@@ -243,6 +246,7 @@ impl Registry {
                 &crate::exporter::otlp::OtlpGrpcFactory,
                 &crate::exporter::debug::DebugFactory,
                 &crate::exporter::prometheusremotewrite::PrwFactory,
+                &crate::exporter::awsxray::AwsXrayFactory,
             ],
             extensions: vec![
                 &crate::extension::health_check::HealthCheckFactory,

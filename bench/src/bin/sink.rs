@@ -6,6 +6,9 @@
 //! metric data points and log records with a shallow wire scanner.
 //!
 //! `GET /count` returns the counters as JSON, `POST /reset` zeroes them.
+//! `POST /TraceSegments` is a minimal X-Ray `PutTraceSegments` endpoint: each
+//! segment document counts as a span (calls over 50 documents or with a
+//! document over 64 KiB are answered 400 and counted as bad requests).
 //! Both ports accept HTTP/1.1 and HTTP/2 and route by path, so either port
 //! serves either protocol.
 
@@ -263,6 +266,55 @@ async fn handle_http(state: &State, signal: Signal, req: Request<Incoming>) -> R
     }
 }
 
+/// `PutTraceSegments` body: `{"TraceSegmentDocuments": ["<json>", ...]}`.
+#[derive(serde::Deserialize)]
+struct PutTraceSegments<'a> {
+    #[serde(rename = "TraceSegmentDocuments", borrow)]
+    docs: Vec<std::borrow::Cow<'a, str>>,
+}
+
+async fn handle_xray(state: &State, req: Request<Incoming>) -> Response<Reply> {
+    let c = &state.counters;
+    let result = async {
+        let data = read_body(req.into_body()).await?;
+        c.bytes_in.fetch_add(data.len() as u64, Relaxed);
+        // rotel labels a plain body `Content-Encoding: gzip`: trust the bytes.
+        let plain = if data.starts_with(&[0x1f, 0x8b]) {
+            decompress("gzip", &data)?
+        } else {
+            data.to_vec()
+        };
+        let put: PutTraceSegments<'_> = serde_json::from_slice(&plain)?;
+        if put.docs.len() > 50 {
+            bail!("{} documents in one call (limit 50)", put.docs.len());
+        }
+        if let Some(d) = put.docs.iter().find(|d| d.len() > 64 * 1024) {
+            bail!("segment document of {} bytes (limit 64 KiB)", d.len());
+        }
+        Ok::<u64, anyhow::Error>(put.docs.len() as u64)
+    }
+    .await;
+    match result {
+        Ok(n) => {
+            c.add(Signal::Traces, n);
+            c.requests.fetch_add(1, Relaxed);
+            response(
+                StatusCode::OK,
+                "application/json",
+                Reply::text("{\"UnprocessedTraceSegments\":[]}"),
+            )
+        }
+        Err(e) => {
+            c.bad_requests.fetch_add(1, Relaxed);
+            response(
+                StatusCode::BAD_REQUEST,
+                "application/json",
+                Reply::text(format!("{{\"message\":{:?}}}", format!("{e:#}"))),
+            )
+        }
+    }
+}
+
 fn grpc_reply(code: u32, message: &str) -> Response<Reply> {
     let mut r = response(StatusCode::OK, "application/grpc", Reply::empty());
     if code == 0 {
@@ -355,6 +407,7 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Rep
         (Method::POST, "/opentelemetry.proto.collector.logs.v1.LogsService/Export") => {
             handle_grpc(&state, Signal::Logs, req).await
         }
+        (Method::POST, "/TraceSegments") => handle_xray(&state, req).await,
         (Method::GET, "/count") => response(
             StatusCode::OK,
             "application/json",

@@ -125,6 +125,9 @@ pub enum ConfigSource {
     Yaml(String),
     /// The embedded default.
     Default,
+    /// YAML text obtained elsewhere (an embedded default of another binary, a
+    /// fetched document); `label` names it in error messages.
+    Inline { label: String, text: String },
 }
 
 impl ConfigSource {
@@ -173,6 +176,7 @@ pub fn load(
             },
             ConfigSource::Yaml(y) => (format!("yaml:{y}"), yaml_source(y)),
             ConfigSource::Default => ("<embedded default>".to_string(), DEFAULT_CONFIG.to_string()),
+            ConfigSource::Inline { label, text } => (label.clone(), text.clone()),
         };
         let mut value: Value = match serde_yaml_ng::from_str(&text) {
             Ok(Value::Null) => Value::Mapping(Mapping::new()),

@@ -75,7 +75,7 @@ service:
     for needle in [
         "receivers::otlp::protocols::http::bogus_key",
         "unknown field `bogus_key`",
-        "receivers::kafka: unknown type: \"kafka\" (supported receivers: otlp)",
+        "receivers::kafka: unknown type: \"kafka\" (supported receivers: otlp, telemetryapi)",
         "processors::batch::send_batch_max_size",
         "exporters::otlphttp::compression",
         "exporters::debug::verbosity",

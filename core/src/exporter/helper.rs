@@ -186,6 +186,12 @@ pub trait ExportClient<S: Signal>: Send + Sync + 'static {
     type Request: Send + Sync + 'static;
     fn encode(&self, batch: Batch<S>) -> Result<Self::Request, ExportError>;
     fn send(&self, req: &Self::Request) -> impl Future<Output = Result<(), ExportError>> + Send;
+    /// Items of a request that [`send`](Self::send) finished without delivering
+    /// (partial success: dropped at encode, or refused item by item by the
+    /// backend); counted as failed instead of sent. Read once the send succeeded.
+    fn failed_items(&self, _req: &Self::Request) -> u64 {
+        0
+    }
 }
 
 /// Exponential backoff with jitter, as `cenkalti/backoff` computes it.
@@ -525,7 +531,11 @@ async fn export_with_retry<S: Signal, C: ExportClient<S>>(
         };
         let err = match result {
             Ok(()) => {
-                shared.state.metrics.sent.inc_by(items);
+                let failed = shared.client.failed_items(&req).min(items);
+                shared.state.metrics.sent.inc_by(items - failed);
+                if failed > 0 {
+                    shared.state.metrics.send_failed.inc_by(failed);
+                }
                 return true;
             }
             Err(e) => e,

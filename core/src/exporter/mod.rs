@@ -1,6 +1,7 @@
 //! Exporters: send pipeline data to backends, each behind the shared sending
 //! queue and retry machinery in [`helper`].
 
+pub mod awsxray;
 pub mod debug;
 pub mod helper;
 pub mod otlp;

@@ -1,3 +1,4 @@
 //! Receivers: accept telemetry from applications and hand it to pipelines.
 
 pub mod otlp;
+pub mod telemetryapi;

@@ -461,3 +461,7 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
         let _ = h.await;
     }
 }
+
+#[cfg(test)]
+#[path = "flush_tests.rs"]
+mod flush_tests;

@@ -1,0 +1,223 @@
+//! The `telemetryapi` receiver: Lambda Telemetry API records (function and
+//! extension logs, `platform.*` lifecycle events) as OTLP logs, metrics and spans.
+//! Spec: <https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>.
+//!
+//! The Lambda extension owns the Telemetry API listener and hands every batch to
+//! the [`TelemetryHub`] it puts in the [`BuildContext`] under [`HUB_KEY`]; each
+//! receiver instance registers a feed there when it starts.
+
+pub mod config;
+pub mod record;
+pub mod translate;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{ResourceMetrics, ScopeMetrics};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use serde_yaml_ng::Value;
+
+use crate::config::ComponentId;
+use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
+use crate::pipeline::stage::BoxFuture;
+use crate::pipeline::{Batch, Consumer};
+use crate::registry::{
+    parse_config, BuildError, ConfigIssue, Consumers, ParsedConfig, ReceiverFactory, Running,
+};
+use crate::service::BuildContext;
+use crate::telemetry::metrics::ReceiverMetrics;
+use config::TelemetryApiConfig;
+use record::Event;
+use translate::Translator;
+
+/// Key of the shared [`TelemetryHub`] in the [`BuildContext`].
+pub const HUB_KEY: &str = "telemetryapi.hub";
+
+/// Where the Lambda extension delivers Telemetry API batches.
+#[derive(Default)]
+pub struct TelemetryHub {
+    feeds: RwLock<Vec<Arc<Feed>>>,
+}
+
+impl TelemetryHub {
+    /// Whether any receiver takes records.
+    pub fn has_receivers(&self) -> bool {
+        self.feeds.read().map(|f| !f.is_empty()).unwrap_or(false)
+    }
+
+    /// Translates `events` and hands the result to every receiver's pipelines.
+    /// Returns once the pipelines took the data (or refused it: counted, logged).
+    pub async fn deliver(&self, events: &[Event]) {
+        let feeds: Vec<Arc<Feed>> = match self.feeds.read() {
+            Ok(f) => f.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        for f in feeds {
+            f.deliver(events.to_vec()).await;
+        }
+    }
+
+    fn add(&self, feed: Arc<Feed>) {
+        match self.feeds.write() {
+            Ok(mut f) => f.push(feed),
+            Err(p) => p.into_inner().push(feed),
+        }
+    }
+
+    fn remove(&self, feed: &Arc<Feed>) {
+        let mut g = match self.feeds.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.retain(|f| !Arc::ptr_eq(f, feed));
+    }
+}
+
+struct Out<S: Signal> {
+    consumer: Consumer<S>,
+    metrics: ReceiverMetrics,
+}
+
+struct Feed {
+    id: String,
+    resource: Resource,
+    translator: Mutex<Translator>,
+    traces: Option<Out<Traces>>,
+    metrics: Option<Out<Metrics>>,
+    logs: Option<Out<Logs>>,
+}
+
+impl Feed {
+    async fn deliver(&self, mut events: Vec<Event>) {
+        let out = {
+            let mut t = match self.translator.lock() {
+                Ok(t) => t,
+                Err(p) => p.into_inner(),
+            };
+            t.translate(&mut events)
+        };
+        let scope = Some(translate::scope());
+        if let (Some(o), false) = (&self.traces, out.spans.is_empty()) {
+            let req = ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    resource: Some(self.resource.clone()),
+                    scope_spans: vec![ScopeSpans {
+                        scope: scope.clone(),
+                        spans: out.spans,
+                        schema_url: String::new(),
+                    }],
+                    schema_url: String::new(),
+                }],
+            };
+            self.send(o, req).await;
+        }
+        if let (Some(o), false) = (&self.metrics, out.metrics.is_empty()) {
+            let req = ExportMetricsServiceRequest {
+                resource_metrics: vec![ResourceMetrics {
+                    resource: Some(self.resource.clone()),
+                    scope_metrics: vec![ScopeMetrics {
+                        scope: scope.clone(),
+                        metrics: out.metrics,
+                        schema_url: String::new(),
+                    }],
+                    schema_url: String::new(),
+                }],
+            };
+            self.send(o, req).await;
+        }
+        if let (Some(o), false) = (&self.logs, out.logs.is_empty()) {
+            let req = ExportLogsServiceRequest {
+                resource_logs: vec![ResourceLogs {
+                    resource: Some(self.resource.clone()),
+                    scope_logs: vec![ScopeLogs {
+                        scope,
+                        log_records: out.logs,
+                        schema_url: String::new(),
+                    }],
+                    schema_url: String::new(),
+                }],
+            };
+            self.send(o, req).await;
+        }
+    }
+
+    async fn send<S: Signal>(&self, out: &Out<S>, req: S::Request) {
+        let batch = Batch::<S>::from_request(req);
+        let n = batch.items() as u64;
+        match out.consumer.consume(batch).await {
+            Ok(()) => out.metrics.accepted.inc_by(n),
+            Err(e) => {
+                out.metrics.refused.inc_by(n);
+                tracing::warn!(receiver = %self.id, signal = %S::KIND, items = n, error = %e, "Pipeline refused Telemetry API data; it is dropped.");
+            }
+        }
+    }
+}
+
+/// Factory of the `telemetryapi` receiver.
+pub struct TelemetryApiFactory;
+
+impl ReceiverFactory for TelemetryApiFactory {
+    fn type_name(&self) -> &'static str {
+        "telemetryapi"
+    }
+    fn signals(&self) -> &'static [SignalKind] {
+        &SignalKind::ALL
+    }
+    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
+        parse_config::<TelemetryApiConfig>(prefix, raw)
+    }
+    fn start<'a>(
+        &'a self,
+        ctx: &'a BuildContext,
+        id: &'a ComponentId,
+        _cfg: &'a ParsedConfig,
+        consumers: Consumers,
+    ) -> BoxFuture<'a, Result<Box<dyn Running>, BuildError>> {
+        Box::pin(async move {
+            let hub: Arc<TelemetryHub> = ctx.shared(HUB_KEY, || Ok(Arc::default()))?;
+            let lookup = |k: &str| std::env::var(k).ok();
+            let name = id.to_string();
+            let reg = &ctx.telemetry;
+            let function = lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+            if function.is_empty() {
+                tracing::warn!(receiver = %id, "Not running in AWS Lambda: the telemetryapi receiver only gets data inside the Lambda extension.");
+            }
+            let feed = Arc::new(Feed {
+                id: name.clone(),
+                resource: translate::lambda_resource(&lookup),
+                translator: Mutex::new(Translator::new(function)),
+                traces: consumers.traces.map(|consumer| Out {
+                    consumer,
+                    metrics: ReceiverMetrics::new(reg, &name, "http", SignalKind::Traces),
+                }),
+                metrics: consumers.metrics.map(|consumer| Out {
+                    consumer,
+                    metrics: ReceiverMetrics::new(reg, &name, "http", SignalKind::Metrics),
+                }),
+                logs: consumers.logs.map(|consumer| Out {
+                    consumer,
+                    metrics: ReceiverMetrics::new(reg, &name, "http", SignalKind::Logs),
+                }),
+            });
+            hub.add(feed.clone());
+            Ok(Box::new(RunningFeed { hub, feed }) as Box<dyn Running>)
+        })
+    }
+}
+
+struct RunningFeed {
+    hub: Arc<TelemetryHub>,
+    feed: Arc<Feed>,
+}
+
+impl Running for RunningFeed {
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
+        self.hub.remove(&self.feed);
+        Box::pin(async {})
+    }
+}

@@ -149,9 +149,8 @@ fn config_with_lambda_section_validates_and_reports_both_kinds_of_errors() {
     );
 }
 
-/// Needs the `awsxray` exporter (branch `xray`): fails until that is merged.
 #[test]
-fn embedded_default_config_validates_requires_awsxray_exporter() {
+fn embedded_default_config_validates() {
     let registry = Registry::builtin();
     let (cfg, lambda) = load(
         ConfigSource::Inline {
@@ -179,4 +178,38 @@ fn embedded_default_config_validates_requires_awsxray_exporter() {
             .collect();
         assert_eq!(ex, ["debug"], "{sig}");
     }
+}
+
+/// The example function's config (examples/lambda/, used by template.yaml) validates with the
+/// environment the template gives the function.
+#[test]
+fn example_function_config_validates() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/lambda/function/collector.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("example config");
+    let env = |k: &str| match k {
+        "AMP_REMOTE_WRITE_ENDPOINT" => Some(
+            "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write"
+                .to_string(),
+        ),
+        "AWS_REGION" => Some("us-east-1".to_string()),
+        _ => None,
+    };
+    let (cfg, lambda) = load(
+        ConfigSource::Inline {
+            label: path.into(),
+            text,
+        },
+        &Registry::builtin(),
+        &env,
+    )
+    .unwrap_or_else(|e| panic!("example config is invalid: {e:?}"));
+    assert_eq!(cfg.pipelines.len(), 3);
+    assert_eq!(
+        lambda,
+        LambdaSettings::default(),
+        "flush_mode: adaptive is the default"
+    );
 }

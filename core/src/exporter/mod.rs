@@ -66,6 +66,68 @@ pub fn parse_compression(v: &str) -> Result<crate::compression::Encoding, String
     }
 }
 
+/// The HTTP(S) client the HTTP exporters share the shape of.
+pub type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// An HTTP/1.1 + h2 client (plain or TLS per URL) with `tls` settings and
+/// idle connections kept for 60 s.
+pub fn https_client(tls: &crate::config::tls::ClientTls) -> Result<HttpsClient, String> {
+    let tls = crate::config::tls::build::client(tls)?;
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .build(https),
+    )
+}
+
+/// A backend's answer: status, `Retry-After` and the body (read up to 64 KiB,
+/// so the connection can be reused).
+pub struct HttpAnswer {
+    pub status: u16,
+    pub retry_after: Option<std::time::Duration>,
+    pub body: bytes::Bytes,
+}
+
+impl HttpAnswer {
+    pub async fn read(resp: hyper::Response<hyper::body::Incoming>) -> Self {
+        use http_body_util::BodyExt;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        HttpAnswer {
+            status,
+            retry_after,
+            body,
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The first KiB of the body, for logs and error messages.
+    pub fn excerpt(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body[..self.body.len().min(1024)])
+    }
+}
+
 /// Parses a `Retry-After` header (delay in seconds, or an HTTP date).
 pub fn parse_retry_after(v: &str) -> Option<std::time::Duration> {
     let v = v.trim();

@@ -5,15 +5,13 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::header;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
 use super::helper::{ExportClient, ExportError, QueuedExporter};
-use super::{parse_compression, parse_retry_after, CommonSettings};
+use super::{parse_compression, CommonSettings};
 use crate::compression::{compress, Encoding};
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
@@ -167,16 +165,7 @@ impl OtlpHttpFactory {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| BuildError::new(id, format!("invalid URL {url:?}: {e}")))?;
-        let tls = crate::config::tls::build::client(&c.tls).map_err(|e| BuildError::new(id, e))?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .build();
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .build(https);
+        let client = super::https_client(&c.tls).map_err(|e| BuildError::new(id, e))?;
         let mut headers = header::HeaderMap::new();
         for (k, v) in &c.headers {
             let name =
@@ -246,10 +235,8 @@ impl ExporterFactory for OtlpHttpFactory {
     }
 }
 
-type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
-
 struct HttpSender<S> {
-    client: Client<Connector, Full<Bytes>>,
+    client: super::HttpsClient,
     uri: hyper::Uri,
     headers: header::HeaderMap,
     encoding: Encoding,
@@ -299,25 +286,15 @@ impl<S: Signal> ExportClient<S> for HttpSender<S> {
             self.client.request(req).await.map_err(|e| {
                 ExportError::retryable(format!("failed to make an HTTP request: {e}"))
             })?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        // Read (and bound) the body so the connection can be reused.
-        let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        if (200..300).contains(&status) {
+        let answer = crate::exporter::HttpAnswer::read(resp).await;
+        if answer.is_success() {
             return Ok(());
         }
-        let text = String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned();
+        let (status, retry_after) = (answer.status, answer.retry_after);
         let message = format!(
-            "error exporting items, request to {} responded with HTTP Status Code {status}: {text}",
-            self.uri
+            "error exporting items, request to {} responded with HTTP Status Code {status}: {}",
+            self.uri,
+            answer.excerpt()
         );
         if is_retryable_status(status) {
             Err(ExportError::Retryable {

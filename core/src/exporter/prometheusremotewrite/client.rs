@@ -8,26 +8,22 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::header;
-use hyper_util::client::legacy::Client;
 
 use super::delta::DeltaToCumulative;
 use super::encode::{compress, pack};
 use super::translate::{translate, TranslateSettings};
 use crate::exporter::helper::{ExportClient, ExportError};
-use crate::exporter::parse_retry_after;
 use crate::extension::auth::RequestSigner;
 use crate::otlp::Metrics;
 use crate::pipeline::Batch;
 use crate::telemetry::metrics::{Counter, Registry};
 
 pub const USER_AGENT: &str = concat!("tern/", env!("CARGO_PKG_VERSION"));
-
-type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
 
 /// This exporter's own self-metrics.
 #[derive(Clone)]
@@ -75,7 +71,7 @@ impl PrwMetrics {
 /// Everything the sender needs (shared with the per-request tasks).
 pub struct Inner {
     pub id: String,
-    pub http: Client<Connector, Full<Bytes>>,
+    pub http: crate::exporter::HttpsClient,
     pub uri: hyper::Uri,
     pub headers: header::HeaderMap,
     pub signer: Option<Arc<dyn RequestSigner>>,
@@ -188,25 +184,14 @@ async fn send_one(inner: &Inner, body: Bytes) -> Result<(), ExportError> {
         .request(req)
         .await
         .map_err(|e| ExportError::retryable(format!("failed to make an HTTP request: {e}")))?;
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    // Read (and bound) the body so the connection can be reused.
-    let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    if (200..300).contains(&status) {
+    let answer = crate::exporter::HttpAnswer::read(resp).await;
+    if answer.is_success() {
         return Ok(());
     }
-    let text = String::from_utf8_lossy(&body[..body.len().min(1024)]);
+    let (status, retry_after) = (answer.status, answer.retry_after);
     let message = format!(
         "remote write returned HTTP status {status}; err = {}",
-        text.trim_end()
+        answer.excerpt().trim_end()
     );
     if status == 429 || (500..600).contains(&status) {
         Err(ExportError::Retryable {
@@ -305,7 +290,3 @@ impl ExportClient<Metrics> for PrwClient {
         }
     }
 }
-
-/// Requests of the HTTP client are bounded by the exporter timeout; keep idle
-/// connections a minute.
-pub const POOL_IDLE: Duration = Duration::from_secs(60);

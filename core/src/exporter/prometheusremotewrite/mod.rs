@@ -18,8 +18,6 @@ pub mod config;
 use std::sync::{Arc, Mutex};
 
 use hyper::header;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_yaml_ng::Value;
 
 use crate::config::ComponentId;
@@ -52,16 +50,7 @@ impl PrwFactory {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| BuildError::new(id, format!("invalid URL {url:?}: {e}")))?;
-        let tls = crate::config::tls::build::client(&c.tls).map_err(|e| BuildError::new(id, e))?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .build();
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(client::POOL_IDLE)
-            .build(https);
+        let http = crate::exporter::https_client(&c.tls).map_err(|e| BuildError::new(id, e))?;
         let mut headers = header::HeaderMap::new();
         for (k, v) in &c.headers {
             let name =

@@ -1017,7 +1017,7 @@ mod sender {
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
     use hyper::service::service_fn;
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::TokioIo;
 
     use super::super::client::{Inner, PrwClient, PrwMetrics, PrwRequest};
     use super::super::proto::WriteRequest;
@@ -1068,16 +1068,10 @@ mod sender {
     }
 
     fn client(url: &str, parallelism: usize) -> PrwClient {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(crate::config::tls::build::client(&Default::default()).unwrap())
-            .https_or_http()
-            .enable_http1()
-            .build();
         PrwClient {
             inner: Arc::new(Inner {
                 id: "prometheusremotewrite".into(),
-                http: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                    .build(https),
+                http: crate::exporter::https_client(&Default::default()).unwrap(),
                 uri: url.parse().unwrap(),
                 headers: Default::default(),
                 signer: None,

@@ -32,7 +32,7 @@ def report(what: str, **numbers) -> None:
 
 def fault_config(sink, http: int, *, queue: dict | None = None, retry: dict | None = None,
                  storage_dir: Path | None = None, fsync: bool = True,
-                 memory_limiter: dict | None = None, exporter_extra: dict | None = None) -> dict:
+                 segment_size: int | None = None, memory_limiter: dict | None = None, exporter_extra: dict | None = None) -> dict:
     """otlp/http receiver -> [memory_limiter] -> otlphttp (traces only), JSON logs,
     optionally a file_storage-backed sending queue."""
     exp = configs.otlphttp_to(sink, retry_on_failure=dict(retry or RETRY))
@@ -41,6 +41,8 @@ def fault_config(sink, http: int, *, queue: dict | None = None, retry: dict | No
     if storage_dir is not None:
         q["storage"] = STORAGE
         extensions = {STORAGE: {"directory": str(storage_dir), "fsync": fsync}}
+        if segment_size is not None:
+            extensions[STORAGE]["segment_size"] = segment_size
     exp["sending_queue"] = q
     exp.update(exporter_extra or {})
     processors = {"memory_limiter": memory_limiter} if memory_limiter else None
@@ -287,18 +289,28 @@ def test_overload_with_memory_limiter_bounds_rss_and_loses_nothing(tern, sink):
 # ---- 5. kill -9 with a persistent queue --------------------------------------------------------
 
 
-def test_kill9_with_fsync_storage_loses_no_acknowledged_span(tern, sink, tmp_path):
+# "small_segments": 4 KiB segments roll over every few requests, so released segment files
+# are reused (overwritten in place) while the crash happens.
+@pytest.mark.parametrize("segment_size", [None, 4096], ids=["default", "small_segments"])
+def test_kill9_with_fsync_storage_loses_no_acknowledged_span(tern, sink, tmp_path, segment_size):
     http = free_port()
     qdir = tmp_path / "queue"
-    sink.delay = 0.3  # slow backend: data is queued, in flight and delivered at the crash
-    t = tern(fault_config(sink, http, storage_dir=qdir, fsync=True,
+    # slow backend: data is queued, in flight and delivered at the crash (less slow with
+    # small segments, so that many are released and reused before the queue fills)
+    sink.delay = 0.3 if segment_size is None else 0.05
+    t = tern(fault_config(sink, http, storage_dir=qdir, fsync=True, segment_size=segment_size,
                           queue={"num_consumers": 2, "queue_size": 10_000}))
-    sender = TraceSender(f"http://127.0.0.1:{http}", spans=5, threads=4).start()
+    # with small segments: large requests first, small ones later, so that the files of the
+    # first segments, once reused, show old bytes after their new data
+    spans = 5 if segment_size is None else (lambda i: 7 if i < 100 else 1)
+    sender = TraceSender(f"http://127.0.0.1:{http}", spans=spans, threads=4).start()
     try:
         # let a dozen requests reach the backend, so that a replay of everything (instead
         # of only what was in flight) would show
+        # (with small segments: until several segments were released and their files reused)
+        want = 60 if segment_size is None else 200
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (sender.count_ok() >= 60 and sink.count("traces") >= 60):
+        while time.monotonic() < deadline and not (sender.count_ok() >= want and sink.count("traces") >= want):
             time.sleep(0.05)
         killed_at = time.monotonic()
         rc = t.sigkill()
@@ -319,8 +331,17 @@ def test_kill9_with_fsync_storage_loses_no_acknowledged_span(tern, sink, tmp_pat
     other = [(r.index, r.status) for r in sent if r.status not in (None, 200)]
     assert not other, f"unexpected answers before the crash: {other}"
     assert acked, "nothing was acknowledged before the crash"
-    segs = faults.wal_segments(faults.wal_dir(qdir, "traces"))
+    wal = faults.wal_dir(qdir, "traces")
+    segs = faults.wal_segments(wal)
     on_disk = sum(len(faults.read_wal_segment(p)[0]) for p in segs)
+    if segment_size is not None:
+        # A new file ends right after its data and the zero end header; a reused one
+        # usually holds old bytes behind them.
+        def old_bytes(p):
+            recs = faults.read_wal_segment(p)[0]
+            return p.stat().st_size - (recs[-1].end if recs else 0) - faults.WAL_HEADER.size
+        reused = [p.name for p in segs if old_bytes(p) > 0]
+        assert reused, "no released segment file was reused"
 
     sink.delay = 0.0
     t2 = restart(tern, t, http)
@@ -383,8 +404,9 @@ def test_damaged_queue_file_skips_one_record_and_recovers_the_rest(tern, make_si
     if damage == "torn_tail":
         victim = recs[-1]
         size = newest.stat().st_size
-        assert victim.end == size
-        os.truncate(newest, size - 5)
+        # the last record, then the zero header that marks the end of the data
+        assert victim.end + faults.WAL_HEADER.size == size, (victim.end, size)
+        os.truncate(newest, victim.end - 5)
     else:
         victim = records[len(records) // 2]
         path = next(p for p, rs, _ in per_seg if victim in rs)
@@ -466,8 +488,17 @@ def test_sigterm_with_storage_keeps_unsent_data_for_next_start(tern, make_sink, 
     rc = t.terminate(timeout=30)
     took = time.monotonic() - t0
     unsent, events = unsent_from_log(t.stderr())
-    segs = faults.wal_segments(faults.wal_dir(qdir, "traces"))
+    wal = faults.wal_dir(qdir, "traces")
+    segs = faults.wal_segments(wal)
     on_disk = sum(len(faults.read_wal_segment(p)[0]) for p in segs)
+    if segment_size is not None:
+        # A new file ends right after its data and the zero end header; a reused one
+        # usually holds old bytes behind them.
+        def old_bytes(p):
+            recs = faults.read_wal_segment(p)[0]
+            return p.stat().st_size - (recs[-1].end if recs else 0) - faults.WAL_HEADER.size
+        reused = [p.name for p in segs if old_bytes(p) > 0]
+        assert reused, "no released segment file was reused"
     assert rc == 0, f"exit code {rc}\n{t.stderr()[-3000:]}"
     assert took < SHUTDOWN_TIMEOUT + SHUTDOWN_MARGIN, f"shutdown took {took:.2f}s"
     assert on_disk >= 5, f"only {on_disk} records left on disk for 5 unsent requests"

@@ -84,10 +84,11 @@ def send_sequential(base_url: str, n_requests: int, n_spans: int, *, prefix: str
 
 
 class TraceSender:
-    """`threads` clients, each sending requests of `spans` spans back to back (optionally
-    pausing) until stop(); every request's outcome is kept in `.sent`."""
+    """`threads` clients, each sending requests of `spans` spans (or `spans(index)` for
+    varying sizes) back to back (optionally pausing) until stop(); every request's outcome is
+    kept in `.sent`."""
 
-    def __init__(self, base_url: str, *, spans: int = 5, threads: int = 2, pause: float = 0.0,
+    def __init__(self, base_url: str, *, spans: int | Callable[[int], int] = 5, threads: int = 2, pause: float = 0.0,
                  timeout: float = 10.0, prefix: str = "load"):
         self.base_url = base_url
         self.spans = spans
@@ -108,7 +109,9 @@ class TraceSender:
     def _run(self) -> None:
         with requests.Session() as s:
             while not self._stop.is_set():
-                rec = send_traces(self.base_url, self.spans, index=self._next(),
+                index = self._next()
+                n = self.spans(index) if callable(self.spans) else self.spans
+                rec = send_traces(self.base_url, n, index=index,
                                   prefix=self.prefix, timeout=self.timeout, session=s)
                 with self._lock:
                     self.sent.append(rec)
@@ -253,12 +256,15 @@ def wal_segments(d: Path) -> list[Path]:
 
 
 def read_wal_segment(path: Path) -> tuple[list[WalRecord], int]:
-    """Records of one segment and the number of trailing bytes that do not form a whole
-    record."""
+    """Records of one segment and the number of bytes after its data that are neither the
+    zero end header nor old contents behind it (i.e. a record cut short)."""
     data = path.read_bytes()
     out, pos = [], 0
     while len(data) - pos >= WAL_HEADER.size:
         length, crc, seq = WAL_HEADER.unpack_from(data, pos)
+        if (length, crc, seq) == (0, 0, 0):
+            # The end of the data; a reused segment file holds old bytes after it.
+            return out, 0
         start = pos + WAL_HEADER.size
         if start + length > len(data):
             break

@@ -488,17 +488,8 @@ def test_sigterm_with_storage_keeps_unsent_data_for_next_start(tern, make_sink, 
     rc = t.terminate(timeout=30)
     took = time.monotonic() - t0
     unsent, events = unsent_from_log(t.stderr())
-    wal = faults.wal_dir(qdir, "traces")
-    segs = faults.wal_segments(wal)
+    segs = faults.wal_segments(faults.wal_dir(qdir, "traces"))
     on_disk = sum(len(faults.read_wal_segment(p)[0]) for p in segs)
-    if segment_size is not None:
-        # A new file ends right after its data and the zero end header; a reused one
-        # usually holds old bytes behind them.
-        def old_bytes(p):
-            recs = faults.read_wal_segment(p)[0]
-            return p.stat().st_size - (recs[-1].end if recs else 0) - faults.WAL_HEADER.size
-        reused = [p.name for p in segs if old_bytes(p) > 0]
-        assert reused, "no released segment file was reused"
     assert rc == 0, f"exit code {rc}\n{t.stderr()[-3000:]}"
     assert took < SHUTDOWN_TIMEOUT + SHUTDOWN_MARGIN, f"shutdown took {took:.2f}s"
     assert on_disk >= 5, f"only {on_disk} records left on disk for 5 unsent requests"

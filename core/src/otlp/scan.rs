@@ -222,6 +222,10 @@ fn scan_message(msg: Msg, mut buf: &[u8], depth: u32, items: &mut usize) -> Resu
     if msg.is_item() {
         *items += 1;
     }
+    // `Metric.data` is a oneof: as in prost (and every protobuf decoder), a field of
+    // another variant replaces what came before, one of the same variant merges.
+    let mut data_variant = 0u32;
+    let mut data_items = 0usize;
     while !buf.is_empty() {
         let key = read_varint(&mut buf)?;
         if key > u64::from(u32::MAX) {
@@ -295,10 +299,19 @@ fn scan_message(msg: Msg, mut buf: &[u8], depth: u32, items: &mut usize) -> Resu
                     return Err(wrong());
                 }
                 let body = read_len(&mut buf)?;
-                scan_message(inner, body, depth + 1, items)?;
+                if msg == Msg::Metric && matches!(field, 5 | 7 | 9 | 10 | 11) {
+                    if field != data_variant {
+                        data_variant = field;
+                        data_items = 0;
+                    }
+                    scan_message(inner, body, depth + 1, &mut data_items)?;
+                } else {
+                    scan_message(inner, body, depth + 1, items)?;
+                }
             }
         }
     }
+    *items += data_items;
     Ok(())
 }
 
@@ -677,6 +690,64 @@ mod tests {
                     "{input:?}"
                 );
             }
+        }
+    }
+
+    /// Data points of a decoded metrics request, as prost sees them.
+    fn prost_points(req: &ExportMetricsServiceRequest) -> usize {
+        use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+        req.resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .map(|m| match &m.data {
+                Some(Data::Gauge(g)) => g.data_points.len(),
+                Some(Data::Sum(g)) => g.data_points.len(),
+                Some(Data::Histogram(g)) => g.data_points.len(),
+                Some(Data::ExponentialHistogram(g)) => g.data_points.len(),
+                Some(Data::Summary(g)) => g.data_points.len(),
+                None => 0,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn metric_data_oneof_counts_like_prost() {
+        fn field(tag: u8, body: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag << 3 | 2, body.len() as u8];
+            out.extend_from_slice(body);
+            out
+        }
+        // A gauge or sum holding `n` (empty) data points.
+        let points = |n: usize| field(1, &[]).repeat(n);
+        let request = |metric: Vec<u8>| field(1, &field(2, &field(2, &metric)));
+        let cases: Vec<Vec<u8>> = vec![
+            // Found by the scan_metrics fuzz target: gauge{1}, exponential_histogram{},
+            // gauge{}: the last variant replaces the earlier ones, prost counts 0.
+            vec![
+                0x0a, 0x11, 0x12, 0x0f, 0x12, 0x0d, 0x0a, 0x01, 0x65, 0x2a, 0x04, 0x0a, 0x00, 0x52,
+                0x00, 0x52, 0x00, 0x2a, 0x00,
+            ],
+            // gauge{2} gauge{1}: the same variant merges (3).
+            request([field(5, &points(2)), field(5, &points(1))].concat()),
+            // gauge{2} sum{1}: replaced (1).
+            request([field(5, &points(2)), field(7, &points(1))].concat()),
+            // sum{1} gauge{2} name sum{3}: only the last sum (3).
+            request(
+                [
+                    field(7, &points(1)),
+                    field(5, &points(2)),
+                    field(1, b"m"),
+                    field(7, &points(3)),
+                ]
+                .concat(),
+            ),
+        ];
+        let expected = [0, 3, 1, 3];
+        for (bytes, want) in cases.iter().zip(expected) {
+            let req = ExportMetricsServiceRequest::decode(&bytes[..]).unwrap();
+            assert_eq!(prost_points(&req), want, "{bytes:02x?}");
+            assert_eq!(scan(Msg::ExportMetrics, bytes), Ok(want), "{bytes:02x?}");
         }
     }
 

@@ -299,7 +299,10 @@ fn scan_message(msg: Msg, mut buf: &[u8], depth: u32, items: &mut usize) -> Resu
                     return Err(wrong());
                 }
                 let body = read_len(&mut buf)?;
-                if msg == Msg::Metric && matches!(field, 5 | 7 | 9 | 10 | 11) {
+                if matches!(
+                    inner,
+                    Msg::Gauge | Msg::Sum | Msg::Histogram | Msg::ExpHistogram | Msg::Summary
+                ) {
                     if field != data_variant {
                         data_variant = field;
                         data_items = 0;

@@ -107,11 +107,14 @@ pub struct Wal {
     fsync: bool,
 }
 
+/// Segment files by the sequence number of their first record, oldest first.
+type Segments = Vec<(u64, PathBuf)>;
+
 /// The segment files. Appends write under this lock from the caller's thread
 /// (a `write` to the page cache is microseconds; no thread hop on the hot path).
 struct Log {
     settings: WalSettings,
-    segments: Vec<(u64, PathBuf)>,
+    segments: Segments,
     current: Arc<File>,
     current_len: u64,
     next_seq: u64,
@@ -177,8 +180,7 @@ impl Wal {
             .truncate(false)
             .open(settings.dir.join(ACK_FILE))?;
         let watermark = read_watermark(&ack_file).unwrap_or(1);
-        let mut segments = list_segments(&settings.dir)?;
-        let stale_spares = list_spares(&settings.dir)?;
+        let (mut segments, stale_spares) = list_files(&settings.dir)?;
         let mut recovered = Vec::new();
         let mut max_seq = watermark.saturating_sub(1);
         for (first, path) in &segments {
@@ -209,7 +211,7 @@ impl Wal {
             inner.done.remove(&w);
             inner.watermark += 1;
         }
-        // New appends go to a fresh segment; old ones are deleted once acknowledged.
+        // New appends go to a fresh segment; old ones are released once acknowledged.
         let path = settings.dir.join(segment_name(next_seq));
         let current = Arc::new(open_new_segment(&path)?);
         segments.push((next_seq, path));
@@ -330,23 +332,25 @@ fn segment_name(first_seq: u64) -> String {
     format!("seg-{first_seq:020}.wal")
 }
 
-fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
-    let mut v = Vec::new();
+/// The segment files in `dir` (by first sequence number) and the spare files.
+fn list_files(dir: &Path) -> io::Result<(Segments, Vec<PathBuf>)> {
+    let mut segments = Vec::new();
+    let mut spares = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if let Some(num) = name
-            .strip_prefix("seg-")
-            .and_then(|n| n.strip_suffix(".wal"))
-        {
-            if let Ok(first) = num.parse::<u64>() {
-                v.push((first, entry.path()));
-            }
+        let Some(stem) = name.strip_suffix(".wal") else {
+            continue;
+        };
+        if stem.starts_with("spare-") {
+            spares.push(entry.path());
+        } else if let Some(Ok(first)) = stem.strip_prefix("seg-").map(str::parse::<u64>) {
+            segments.push((first, entry.path()));
         }
     }
-    v.sort();
-    Ok(v)
+    segments.sort();
+    Ok((segments, spares))
 }
 
 fn read_watermark(f: &File) -> Option<u64> {
@@ -355,19 +359,6 @@ fn read_watermark(f: &File) -> Option<u64> {
     let w = u64::from_le_bytes(buf[..8].try_into().ok()?);
     let crc = u32::from_le_bytes(buf[8..].try_into().ok()?);
     (crc32fast::hash(&buf[..8]) == crc && w > 0).then_some(w)
-}
-
-fn list_spares(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut v = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("spare-") && name.ends_with(".wal") {
-            v.push(entry.path());
-        }
-    }
-    Ok(v)
 }
 
 fn spare_name(segment: &Path) -> PathBuf {
@@ -416,15 +407,15 @@ fn valid_record(data: &[u8], pos: usize, h: Header) -> Option<std::ops::Range<us
     (hasher.finalize() == h.crc).then_some(start..start + h.len)
 }
 
-/// The next valid record after a damaged one at `pos`: its offset, if one with a
-/// later sequence number follows (a record whose header was damaged); `None`
-/// when only old bytes of a recycled file or a torn tail follow.
-fn resync(data: &[u8], pos: usize, expected: u64) -> Option<usize> {
+/// The next valid record after a damaged one at `pos`: its offset and sequence
+/// number, if one with a later number follows (a record whose header was
+/// damaged); `None` when only old bytes of a recycled file or a torn tail follow.
+fn resync(data: &[u8], pos: usize, expected: u64) -> Option<(usize, u64)> {
     let mut q = pos + 1;
     while let Some(h) = header_at(data, q) {
         let ahead = h.seq.wrapping_sub(expected);
         if ahead > 0 && ahead < RESYNC_SEQS && valid_record(data, q, h).is_some() {
-            return Some(q);
+            return Some((q, h.seq));
         }
         q += 1;
     }
@@ -462,10 +453,9 @@ fn read_segment(path: &Path, first: u64) -> io::Result<(Vec<(u64, Bytes)>, u64)>
         }
         // Damaged: a torn write at the end, or a bad record in the middle.
         match resync(&data, pos, expected) {
-            Some(next) => {
-                let h = header_at(&data, next).map_or(expected + 1, |h| h.seq);
-                bad += h - expected;
-                expected = h;
+            Some((next, seq)) => {
+                bad += seq - expected;
+                expected = seq;
                 pos = next;
             }
             None => {
@@ -576,8 +566,8 @@ fn write_all_vectored(mut file: &File, mut bufs: &mut [io::IoSlice<'_>]) -> io::
 /// An append waiting for its segment to be synced.
 type SyncWaiter = (Arc<File>, oneshot::Sender<Result<(), String>>);
 
-/// The background thread: group-commits syncs, stores the watermark, deletes
-/// released segments.
+/// The background thread: group-commits syncs, stores the watermark, keeps
+/// released segments as spares or deletes them.
 struct Syncer {
     /// Spare files left by an earlier run, deleted once running.
     stale_spares: Vec<PathBuf>,
@@ -726,7 +716,7 @@ mod tests {
             assert_eq!(wal.unacked(), 5);
             std::mem::forget(acks); // a crash: nothing else completes
         }
-        let segments_left = list_segments(&dir).unwrap().len();
+        let segments_left = list_files(&dir).unwrap().0.len();
         let (wal, rec) = Wal::open(settings(&dir, 100), Counter::default()).unwrap();
         let seqs: Vec<u64> = rec.iter().map(|r| r.seq).collect();
         // 6 was done but sits behind 5: replayed again (at-least-once).
@@ -744,27 +734,33 @@ mod tests {
         assert_eq!(next.seq(), 11);
     }
 
+    /// Leaves `dir` as a crash would with `count` pending records of `size`
+    /// bytes (byte values 0, 1, …) in one segment, and returns that segment.
+    async fn crash_with_one_segment(dir: &Path, count: u8, size: usize) -> PathBuf {
+        let (wal, _) = Wal::open(
+            WalSettings {
+                segment_bytes: 1 << 20,
+                ..settings(dir, 100)
+            },
+            Counter::default(),
+        )
+        .unwrap();
+        for i in 0..count {
+            std::mem::forget(wal.append(Bytes::from(vec![i; size])).await.unwrap());
+        }
+        list_files(dir)
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|(_, p)| p)
+            .find(|p| fs::metadata(p).unwrap().len() > 0)
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn torn_and_corrupt_records_are_skipped_and_counted() {
         let dir = tmp("torn");
-        {
-            let (wal, _) = Wal::open(
-                WalSettings {
-                    segment_bytes: 1 << 20,
-                    ..settings(&dir, 100)
-                },
-                Counter::default(),
-            )
-            .unwrap();
-            for i in 0..5u8 {
-                std::mem::forget(wal.append(Bytes::from(vec![i; 40])).await.unwrap());
-            }
-        }
-        let (_, seg) = list_segments(&dir)
-            .unwrap()
-            .into_iter()
-            .find(|(_, p)| fs::metadata(p).unwrap().len() > 0)
-            .unwrap();
+        let seg = crash_with_one_segment(&dir, 5, 40).await;
         let len = fs::metadata(&seg).unwrap().len();
         // Flip a payload byte of record 2 and cut record 5 in half.
         let f = OpenOptions::new()
@@ -796,7 +792,7 @@ mod tests {
             drop(wal.append(Bytes::from(vec![i; 150])).await.unwrap());
         }
         settle(&wal, 13).await;
-        let spares = list_spares(dir).unwrap().len();
+        let spares = list_files(dir).unwrap().1.len();
         assert!((1..=MAX_SPARES).contains(&spares), "{spares} spare files");
         let mut pending = Vec::new();
         for i in 0..8u8 {
@@ -809,7 +805,8 @@ mod tests {
             len > 2 * (HEADER + 20) + HEADER,
             "segment 19 reuses a released file ({len} bytes)"
         );
-        assert!(list_segments(dir).unwrap().len() + list_spares(dir).unwrap().len() <= 6);
+        let (segments, spares) = list_files(dir).unwrap();
+        assert!(segments.len() + spares.len() <= 6);
         reused
     }
 
@@ -830,12 +827,12 @@ mod tests {
         assert_eq!(wal.unacked(), 8);
         // Spare files of the earlier run are deleted in the background.
         for _ in 0..200 {
-            if list_spares(&dir).unwrap().is_empty() {
+            if list_files(&dir).unwrap().1.is_empty() {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        assert!(list_spares(&dir).unwrap().is_empty());
+        assert!(list_files(&dir).unwrap().1.is_empty());
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -862,24 +859,7 @@ mod tests {
     #[tokio::test]
     async fn damaged_header_is_skipped_and_the_rest_recovered() {
         let dir = tmp("header");
-        {
-            let (wal, _) = Wal::open(
-                WalSettings {
-                    segment_bytes: 1 << 20,
-                    ..settings(&dir, 100)
-                },
-                Counter::default(),
-            )
-            .unwrap();
-            for i in 0..6u8 {
-                std::mem::forget(wal.append(Bytes::from(vec![i; 30])).await.unwrap());
-            }
-        }
-        let (_, seg) = list_segments(&dir)
-            .unwrap()
-            .into_iter()
-            .find(|(_, p)| fs::metadata(p).unwrap().len() > 0)
-            .unwrap();
+        let seg = crash_with_one_segment(&dir, 6, 30).await;
         // The sequence number of record 3 and the length of record 5.
         let f = OpenOptions::new().write(true).open(&seg).unwrap();
         let at = |n: u64| (n - 1) * (HEADER + 30) as u64;

@@ -1,10 +1,25 @@
 //! Tern core: everything that is not process glue. See `ARCHITECTURE.md`.
 //!
-//! Layers (imports point down only): [`service`] → [`config`], [`registry`] →
-//! components ([`receiver`], [`processor`], [`exporter`], [`extension`]) →
-//! [`pipeline`], [`telemetry`], [`otlp`].
+//! Layers (imports point down only; `tests/layers.rs` checks every file):
+//!
+//! 1. [`service`]: builds and runs a topology.
+//! 2. [`config`] (loading, merging, whole-document validation) and [`registry`]
+//!    (the table of factories).
+//! 3. The components: [`receiver`], [`processor`], [`exporter`], [`extension`].
+//!    A component never imports another component; shared machinery of a kind
+//!    sits at that kind's root (e.g. `exporter::helper`).
+//! 4. [`component`]: the contract between the service and the components
+//!    (factory traits, typed configs, the build context with its typed slots,
+//!    errors).
+//! 5. [`pipeline`]: batches, admission, the pipeline task, queues' interfaces,
+//!    the write-ahead log.
+//! 6. [`telemetry`], [`net`], [`aws`]: self-metrics, listeners, AWS clients.
+//! 7. [`otlp`], [`compression`] and the config vocabulary ([`config::id`],
+//!    [`config::issue`], [`config::duration`], [`config::tls`],
+//!    [`config::expand`], [`config::telemetry`]): plain data and pure functions.
 
 pub mod aws;
+pub mod component;
 pub mod compression;
 pub mod config;
 pub mod exporter;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use tern_core::config::{ConfigSource, ValidatedConfig};
-use tern_core::receiver::telemetryapi::{TelemetryHub, HUB_KEY};
+use tern_core::receiver::telemetryapi::TelemetryHub;
 use tern_core::registry::Registry;
 use tern_core::service::{BuildContext, Service};
 use tern_core::telemetry;
@@ -102,10 +102,7 @@ pub async fn run(exec: Instant) -> u8 {
     };
 
     let ctx = BuildContext::default();
-    let hub: Arc<TelemetryHub> = match ctx.shared(HUB_KEY, || Ok(Arc::default())) {
-        Ok(h) => h,
-        Err(e) => return init_error(&api, &id, "Extension.StartFailed", &e.to_string()).await,
-    };
+    let hub: Arc<TelemetryHub> = ctx.slots.get_or_default();
     let done = Arc::new(RuntimeDone::default());
     let (telemetry_server, telemetry_addr) =
         match listener::start(&lambda.telemetry_endpoint, hub.clone(), done.clone()).await {

@@ -3,7 +3,7 @@
 
 use serde_yaml_ng::Value;
 
-use crate::registry::ConfigIssue;
+use super::issue::ConfigIssue;
 
 const MAX_EXPANSIONS: usize = 1000;
 

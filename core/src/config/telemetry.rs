@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use crate::registry::ConfigIssue;
+use super::issue::ConfigIssue;
 
 /// Resolved telemetry settings.
 #[derive(Debug, Clone, PartialEq)]

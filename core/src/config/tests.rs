@@ -1,6 +1,8 @@
 //! Loading, merging and validation, error by error.
 
 use super::*;
+use crate::otlp::SignalKind;
+use crate::registry::Registry;
 
 fn check(yaml: &str) -> Result<ValidatedConfig, Vec<String>> {
     let mut v: Value = serde_yaml_ng::from_str(yaml).unwrap();

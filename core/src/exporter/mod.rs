@@ -10,8 +10,8 @@ pub mod prometheusremotewrite;
 
 use serde::Deserialize;
 
+use crate::component::ConfigIssue;
 use crate::config::duration::GoDuration;
-use crate::registry::ConfigIssue;
 use helper::{QueueSettings, RetrySettings};
 
 /// Keys every queued exporter shares (`timeout`, `sending_queue`, `retry_on_failure`).
@@ -51,6 +51,16 @@ impl CommonSettings {
             retry: self.retry_on_failure.clone(),
         }
     }
+}
+
+/// The persistent storage of a sending queue, for the service's wiring.
+pub fn persistent_queue(q: &QueueSettings) -> Option<crate::component::PersistentQueue> {
+    q.storage
+        .as_ref()
+        .map(|storage| crate::component::PersistentQueue {
+            storage: storage.clone(),
+            queue_size: q.queue_size,
+        })
 }
 
 /// Validates a `compression` value; returns the encoding.

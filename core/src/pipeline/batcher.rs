@@ -1,8 +1,12 @@
-//! The pipeline task: receives admitted batches, batches them (when the pipeline
-//! has a `batch` processor), runs the processors that follow the batcher and fans
-//! out to the exporters' queues, waiting for room there (data it holds has been
-//! acknowledged, so it never drops it; the bounded input channel in front of it
-//! turns that wait into refusals at the receivers).
+//! The pipeline task: receives admitted batches, runs the content processors
+//! before `batch`, batches (when the pipeline has a `batch` processor), runs the
+//! content processors after it and fans out to the exporters' queues, waiting
+//! for room there (data it holds has been acknowledged, so it never drops it;
+//! the bounded input channel in front of it turns that wait into refusals at the
+//! receivers). Content processors run here, one batch at a time, so they have
+//! exclusive access to the batch and need no locks; the task counts what each
+//! one takes in, lets out and drops. Nothing is dropped silently: a processor
+//! error and a closed exporter queue are counted and logged with the item count.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +14,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::stage::ExportQueue;
+use super::stage::{Admission, ExportQueue};
 use super::{Batch, Control, PipelineHandle, PipelineInput, Processor};
 use crate::otlp::Signal;
-use crate::telemetry::metrics::{BatchMetrics, ProcessorItemMetrics};
+use crate::telemetry::metrics::{BatchMetrics, Counter, ProcessorItemMetrics};
 
 /// Batching settings (the `batch` processor's config, resolved).
 #[derive(Debug, Clone)]
@@ -30,12 +34,47 @@ pub struct Batcher {
     pub items: ProcessorItemMetrics,
 }
 
+/// A content processor with the counters the pipeline keeps for it.
+pub struct ContentStage<S: Signal> {
+    /// The processor ID, for logs.
+    pub name: Arc<str>,
+    pub processor: Box<dyn Processor<S>>,
+    pub items: ProcessorItemMetrics,
+    /// Items the processor dropped (filtered out, or a failed batch).
+    pub dropped: Counter,
+}
+
+impl<S: Signal> ContentStage<S> {
+    /// Runs the processor; false when the batch was dropped whole.
+    fn run(&mut self, pipeline: &str, batch: &mut Batch<S>) -> bool {
+        let before = batch.items() as u64;
+        self.items.incoming.inc_by(before);
+        match self.processor.process(batch) {
+            Ok(()) => {
+                let after = batch.items() as u64;
+                self.items.outgoing.inc_by(after);
+                self.dropped.inc_by(before.saturating_sub(after));
+                true
+            }
+            Err(e) => {
+                self.dropped.inc_by(before);
+                tracing::error!(pipeline, processor = %self.name, dropped_items = before, error = %e,
+                    "Processor failed on a batch; dropping it.");
+                false
+            }
+        }
+    }
+}
+
 /// Everything a pipeline is made of, before it starts.
 pub struct PipelineParts<S: Signal> {
     pub name: Arc<str>,
-    pub ingest: Vec<Box<dyn Processor<S>>>,
+    /// Admission stages (run on the receivers' tasks, before answering).
+    pub admission: Vec<Arc<dyn Admission>>,
+    /// Content processors before the batcher (all of them when there is none).
+    pub before_batch: Vec<ContentStage<S>>,
     pub batcher: Option<Batcher>,
-    pub after_batch: Vec<Box<dyn Processor<S>>>,
+    pub after_batch: Vec<ContentStage<S>>,
     pub exporters: Vec<Arc<dyn ExportQueue<S>>>,
     pub channel_capacity: usize,
     /// Write-ahead log when an exporter of the pipeline has a persistent queue.
@@ -44,12 +83,12 @@ pub struct PipelineParts<S: Signal> {
 
 /// Starts the pipeline task. Returns the input (for receivers) and the handle.
 pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, PipelineHandle) {
-    if parts.batcher.is_none() && parts.after_batch.is_empty() {
+    if parts.batcher.is_none() && parts.before_batch.is_empty() && parts.after_batch.is_empty() {
         // Nothing to do between admission and the exporters' queues: no task.
         let route = super::Route::Direct(parts.exporters);
         let input = Arc::new(PipelineInput {
             name: parts.name.clone(),
-            processors: parts.ingest,
+            admission: parts.admission,
             route,
             wal: parts.wal,
             admission_wait: super::ADMISSION_WAIT,
@@ -74,7 +113,7 @@ pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, Pipe
     let (ctl_tx, ctl_rx) = mpsc::channel(4);
     let input = Arc::new(PipelineInput {
         name: parts.name.clone(),
-        processors: parts.ingest,
+        admission: parts.admission,
         route: super::Route::Task(tx),
         wal: parts.wal,
         admission_wait,
@@ -83,6 +122,7 @@ pub fn start<S: Signal>(parts: PipelineParts<S>) -> (Arc<PipelineInput<S>>, Pipe
         name: parts.name.clone(),
         rx,
         control: ctl_rx,
+        before_batch: parts.before_batch,
         batcher: parts.batcher,
         after_batch: parts.after_batch,
         exporters: parts.exporters,
@@ -104,8 +144,9 @@ struct PipelineTask<S: Signal> {
     name: Arc<str>,
     rx: mpsc::Receiver<Batch<S>>,
     control: mpsc::Receiver<Control>,
+    before_batch: Vec<ContentStage<S>>,
     batcher: Option<Batcher>,
-    after_batch: Vec<Box<dyn Processor<S>>>,
+    after_batch: Vec<ContentStage<S>>,
     exporters: Vec<Arc<dyn ExportQueue<S>>>,
     pending: Batch<S>,
     deadline: Option<Instant>,
@@ -156,7 +197,16 @@ impl<S: Signal> PipelineTask<S> {
         }
     }
 
-    async fn add(&mut self, batch: Batch<S>) {
+    async fn add(&mut self, mut batch: Batch<S>) {
+        for stage in &mut self.before_batch {
+            if !stage.run(&self.name, &mut batch) {
+                // Dropped whole (counted and logged); its records are done.
+                return;
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
         let Some(batcher) = &self.batcher else {
             self.emit(batch).await;
             return;
@@ -220,10 +270,8 @@ impl<S: Signal> PipelineTask<S> {
     }
 
     async fn emit(&mut self, mut batch: Batch<S>) {
-        for p in &self.after_batch {
-            if let Err(e) = p.process(&mut batch) {
-                tracing::error!(pipeline = %self.name, dropped_items = batch.items(), error = %e,
-                    "Processor after batch rejected data; dropping it.");
+        for stage in &mut self.after_batch {
+            if !stage.run(&self.name, &mut batch) {
                 return;
             }
         }
@@ -232,8 +280,12 @@ impl<S: Signal> PipelineTask<S> {
         }
         let copies = batch.copies(self.exporters.len());
         for (exp, own) in self.exporters.iter().zip(copies) {
-            if let Err(b) = exp.enqueue(own).await {
-                tracing::error!(pipeline = %self.name, exporter = exp.id(), dropped_items = b.items(),
+            if let Err(mut b) = exp.enqueue(own).await {
+                // Only during shutdown. Persisted records stay for replay.
+                let n = b.items() as u64;
+                exp.count_enqueue_failed(n);
+                b.abandon_acks();
+                tracing::error!(pipeline = %self.name, exporter = exp.id(), dropped_items = n,
                     "Exporter queue closed; data could not be queued.");
             }
         }
@@ -334,7 +386,8 @@ mod tests {
         });
         let (input, handle) = start(PipelineParts {
             name: "traces".into(),
-            ingest: Vec::new(),
+            admission: Vec::new(),
+            before_batch: Vec::new(),
             batcher,
             after_batch: Vec::new(),
             exporters: vec![rec as Arc<dyn ExportQueue<Traces>>],

@@ -15,7 +15,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 pub use batch::Batch;
-pub use stage::{ProcessError, Processor};
+pub use stage::{Admission, ProcessError, Processor};
 
 use crate::otlp::Signal;
 
@@ -62,11 +62,12 @@ pub(crate) enum Control {
     Flush(oneshot::Sender<()>),
 }
 
-/// The entry of one pipeline: runs the ingest-side processors and hands the batch
-/// to the pipeline task through a bounded channel.
+/// The entry of one pipeline: runs its admission stages and hands the batch to
+/// the pipeline task through a bounded channel (or straight to the exporters'
+/// queues when the pipeline has nothing to run in between).
 pub struct PipelineInput<S: Signal> {
     pub(crate) name: Arc<str>,
-    pub(crate) processors: Vec<Box<dyn Processor<S>>>,
+    pub(crate) admission: Vec<Arc<dyn Admission>>,
     pub(crate) route: Route<S>,
     pub(crate) wal: Option<Arc<wal::Wal>>,
     /// How long admission waits for room in the pipeline task's input.
@@ -109,16 +110,16 @@ impl<S: Signal> Consumer<S> {
         }
     }
 
-    /// Runs the pipelines' ingest processors and enqueues the batch into every
+    /// Runs the pipelines' admission stages and enqueues the batch into every
     /// pipeline, or into none.
     pub async fn consume(&self, batch: Batch<S>) -> Result<(), ConsumeError> {
-        // Run every pipeline's ingest processors first (a memory-limit refusal costs
+        // Ask every pipeline's admission stages first (a memory-limit refusal costs
         // nothing), then reserve room everywhere, then send: a refusal anywhere
         // leaves no copy behind in another pipeline.
-        let mut outs = batch.copies(self.inputs.len());
-        for (input, own) in self.inputs.iter().zip(outs.iter_mut()) {
-            for p in &input.processors {
-                p.process(own).map_err(|e| match e {
+        let items = batch.items() as u64;
+        for input in self.inputs.iter() {
+            for a in &input.admission {
+                a.admit(items).map_err(|e| match e {
                     ProcessError::Refused(m) => ConsumeError::Refused {
                         message: m,
                         retry_after: RETRY_AFTER,
@@ -127,6 +128,7 @@ impl<S: Signal> Consumer<S> {
                 })?;
             }
         }
+        let mut outs = batch.copies(self.inputs.len());
         let mut reserved = Vec::with_capacity(self.inputs.len());
         for (input, own) in self.inputs.iter().zip(&outs) {
             reserved.push(input.reserve(own.items() as u64).await?);

@@ -15,18 +15,30 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A processor did not let a batch through.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ProcessError {
-    /// Temporarily refused (e.g. memory limit): the sender should retry.
+    /// Temporarily refused (e.g. memory limit): the sender should retry. Only
+    /// admission stages refuse, before the sender is answered.
     #[error("{0}")]
     Refused(String),
-    /// Rejected for good.
+    /// Rejected for good. From a content processor this drops the batch, counted
+    /// and logged by the pipeline.
     #[error("{0}")]
     Permanent(String),
 }
 
-/// A synchronous transformation over a batch, run in config order. May drop items,
-/// and then must count what it drops.
-pub trait Processor<S: Signal>: Send + Sync {
-    fn process(&self, batch: &mut Batch<S>) -> Result<(), ProcessError>;
+/// An admission stage (`memory_limiter`): decides, on the receiver's task and
+/// before the sender is answered, whether `items` more items may enter. It
+/// never sees or changes content.
+pub trait Admission: Send + Sync {
+    fn admit(&self, items: u64) -> Result<(), ProcessError>;
+}
+
+/// A content processor: runs in the pipeline task, in config order, with
+/// exclusive access to each batch. It edits through [`Batch::edit`], which keeps
+/// the item count right, so the pipeline counts what went in, what came out and
+/// what was dropped around every call; a processor never counts by itself.
+/// Returning an error drops the whole batch (counted and logged by the pipeline).
+pub trait Processor<S: Signal>: Send {
+    fn process(&mut self, batch: &mut Batch<S>) -> Result<(), ProcessError>;
 }
 
 /// How an exporter's drain ended.

@@ -10,7 +10,7 @@ use super::*;
 use crate::config::{self, ConfigSource};
 use crate::net;
 use crate::receiver::telemetryapi::record::parse_batch;
-use crate::receiver::telemetryapi::{TelemetryHub, HUB_KEY};
+use crate::receiver::telemetryapi::TelemetryHub;
 use crate::registry::Registry;
 
 /// An OTLP/HTTP backend on port 0 that counts requests and answers after `delay`.
@@ -48,7 +48,7 @@ async fn service_to(endpoint: &str) -> (Service, Arc<TelemetryHub>) {
     .unwrap();
     let cfg = config::validate(&root, &Registry::builtin()).unwrap_or_else(|e| panic!("{e:?}"));
     let ctx = BuildContext::default();
-    let hub: Arc<TelemetryHub> = ctx.shared(HUB_KEY, || Ok(Arc::default())).unwrap();
+    let hub: Arc<TelemetryHub> = ctx.slots.get_or_default();
     let svc = Service::start(&cfg, ctx).await.unwrap();
     (svc, hub)
 }

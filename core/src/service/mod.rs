@@ -3,94 +3,22 @@
 //! drain so that everything accepted is delivered when the backend is up.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::config::{ComponentId, PipelineConfig, ValidatedConfig};
-use crate::extension::file_storage::FileStorageConfig;
+pub use crate::component::{BuildContext, Health};
+use crate::component::{BuildError, ComponentId, Consumers, ProcessorStage, Running, SignalStages};
+use crate::config::{PipelineConfig, ValidatedConfig};
 use crate::otlp::{Logs, Metrics, Signal, Traces};
-use crate::pipeline::batcher::{self, Batcher, PipelineParts};
+use crate::pipeline::batcher::{self, Batcher, ContentStage, PipelineParts};
 use crate::pipeline::stage::ExportQueue;
-use crate::pipeline::wal::{Recovered, Wal, WalSettings};
-use crate::pipeline::{Batch, Consumer, PipelineHandle, PipelineInput, Processor};
-use crate::registry::{BuildError, Consumers, ProcessorStage, Running};
-use crate::telemetry::metrics::{BatchMetrics, ProcessorItemMetrics, Registry};
+use crate::pipeline::wal::{Recovered, Wal};
+use crate::pipeline::{Batch, Consumer, PipelineHandle, PipelineInput};
+use crate::telemetry::metrics::{BatchMetrics, ProcessorItemMetrics};
 
 /// Capacity of a pipeline's input channel, in requests. Small on purpose: it is
 /// the point where a slow backend turns into refusals at the receivers.
 const PIPELINE_CHANNEL: usize = 16;
-
-/// Readiness, shared with the health check.
-#[derive(Debug)]
-pub struct Health {
-    ready: AtomicBool,
-    up_since: Mutex<SystemTime>,
-    started: Mutex<Instant>,
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Health {
-            ready: AtomicBool::new(false),
-            up_since: Mutex::new(SystemTime::now()),
-            started: Mutex::new(Instant::now()),
-        }
-    }
-}
-
-impl Health {
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
-    }
-    pub fn set_ready(&self, ready: bool) {
-        if ready {
-            if let Ok(mut t) = self.up_since.lock() {
-                *t = SystemTime::now();
-            }
-            if let Ok(mut t) = self.started.lock() {
-                *t = Instant::now();
-            }
-        }
-        self.ready.store(ready, Ordering::Release);
-    }
-    pub fn up_since(&self) -> SystemTime {
-        self.up_since
-            .lock()
-            .map(|t| *t)
-            .unwrap_or_else(|_| SystemTime::now())
-    }
-    pub fn uptime(&self) -> Duration {
-        self.started.lock().map(|t| t.elapsed()).unwrap_or_default()
-    }
-}
-
-/// What components get when they are built.
-#[derive(Clone, Default)]
-pub struct BuildContext {
-    pub telemetry: Registry,
-    pub health: Arc<Health>,
-    /// State shared by all instances of one component ID (e.g. one memory limiter
-    /// across pipelines, as upstream).
-    shared: Arc<Mutex<BTreeMap<String, Arc<dyn std::any::Any + Send + Sync>>>>,
-}
-
-impl BuildContext {
-    /// Returns the state stored under `key`, creating it with `make` the first time.
-    pub fn shared<T: Send + Sync + 'static>(
-        &self,
-        key: &str,
-        make: impl FnOnce() -> Result<Arc<T>, BuildError>,
-    ) -> Result<Arc<T>, BuildError> {
-        let mut map = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = map.get(key).and_then(|v| v.clone().downcast::<T>().ok()) {
-            return Ok(existing);
-        }
-        let made = make()?;
-        map.insert(key.to_string(), made.clone());
-        Ok(made)
-    }
-}
 
 /// Per-signal exporters and pipelines.
 struct SignalParts<S: Signal> {
@@ -141,7 +69,7 @@ impl Service {
         };
         for id in &cfg.service_extensions {
             if let Some(ext) = cfg.extensions.get(id) {
-                match ext.factory.start(&ctx, id, &ext.config).await {
+                match ext.config.start(&ctx, id).await {
                     Ok(r) => svc.extensions.push(r),
                     Err(e) => {
                         svc.shutdown(Duration::from_secs(1)).await;
@@ -160,21 +88,9 @@ impl Service {
     }
 
     async fn start_pipelines(&mut self, cfg: &ValidatedConfig) -> Result<(), BuildError> {
-        let traces = self.build_signal::<Traces>(
-            cfg,
-            |f, c, id, p| f.build_traces(c, id, p),
-            |f, c, id, p| f.build_traces(c, id, p),
-        )?;
-        let metrics = self.build_signal::<Metrics>(
-            cfg,
-            |f, c, id, p| f.build_metrics(c, id, p),
-            |f, c, id, p| f.build_metrics(c, id, p),
-        )?;
-        let logs = self.build_signal::<Logs>(
-            cfg,
-            |f, c, id, p| f.build_logs(c, id, p),
-            |f, c, id, p| f.build_logs(c, id, p),
-        )?;
+        let traces = self.build_signal::<Traces>(cfg).await?;
+        let metrics = self.build_signal::<Metrics>(cfg).await?;
+        let logs = self.build_signal::<Logs>(cfg).await?;
         self.traces = traces.exporters.values().cloned().collect();
         self.metrics = metrics.exporters.values().cloned().collect();
         self.logs = logs.exporters.values().cloned().collect();
@@ -189,28 +105,16 @@ impl Service {
                 tracing::warn!(receiver = %id, "Receiver is not used by any pipeline; not starting it.");
                 continue;
             }
-            let running = r.factory.start(&self.ctx, id, &r.config, consumers).await?;
+            let running = r.config.start(&self.ctx, id, consumers).await?;
             self.receivers.push(running);
         }
         Ok(())
     }
 
-    #[allow(clippy::type_complexity)]
-    fn build_signal<S: Signal>(
+    /// Builds the exporters and pipelines of one signal.
+    async fn build_signal<S: SignalStages>(
         &mut self,
         cfg: &ValidatedConfig,
-        build_exporter: impl Fn(
-            &dyn crate::registry::ExporterFactory,
-            &BuildContext,
-            &ComponentId,
-            &crate::registry::ParsedConfig,
-        ) -> Result<Arc<dyn ExportQueue<S>>, BuildError>,
-        build_processor: impl Fn(
-            &dyn crate::registry::ProcessorFactory,
-            &BuildContext,
-            &ComponentId,
-            &crate::registry::ParsedConfig,
-        ) -> Result<ProcessorStage<S>, BuildError>,
     ) -> Result<SignalParts<S>, BuildError> {
         let mut parts = SignalParts::<S>::default();
         for p in cfg.pipelines.iter().filter(|p| p.id.signal == S::KIND) {
@@ -220,54 +124,72 @@ impl Service {
                         .exporters
                         .get(e)
                         .ok_or_else(|| BuildError::new(e, "not configured"))?;
-                    let exp = build_exporter(comp.factory, &self.ctx, e, &comp.config)?;
+                    let built = comp.config.build(&self.ctx, e, S::KIND).await?;
+                    let exp = S::exporter(built).ok_or_else(|| {
+                        BuildError::new(e, format!("does not export {}", S::KIND))
+                    })?;
                     parts.exporters.insert(e.clone(), exp);
                 }
             }
-            let mut ingest: Vec<Box<dyn Processor<S>>> = Vec::new();
-            let mut after: Vec<Box<dyn Processor<S>>> = Vec::new();
-            let mut batcher = None;
+            let mut pieces = PipelineParts::<S> {
+                name: p.id.to_string().into(),
+                admission: Vec::new(),
+                before_batch: Vec::new(),
+                batcher: None,
+                after_batch: Vec::new(),
+                exporters: p
+                    .exporters
+                    .iter()
+                    .filter_map(|e| parts.exporters.get(e).cloned())
+                    .collect(),
+                channel_capacity: PIPELINE_CHANNEL,
+                wal: None,
+            };
             for pid in &p.processors {
                 let comp = cfg
                     .processors
                     .get(pid)
                     .ok_or_else(|| BuildError::new(pid, "not configured"))?;
-                match build_processor(comp.factory, &self.ctx, pid, &comp.config)? {
+                let name = pid.to_string();
+                match comp.config.build(&self.ctx, pid, S::KIND)? {
+                    ProcessorStage::Admission(a) => pieces.admission.push(a),
                     ProcessorStage::Batch(settings) => {
-                        let name = pid.to_string();
-                        batcher = Some(Batcher {
+                        pieces.batcher = Some(Batcher {
                             settings,
                             metrics: BatchMetrics::new(&self.ctx.telemetry, &name),
                             items: ProcessorItemMetrics::new(&self.ctx.telemetry, &name, S::KIND),
                         });
                     }
-                    ProcessorStage::Sync(proc) => {
-                        if batcher.is_some() {
-                            after.push(proc);
+                    ProcessorStage::Content(proc) => {
+                        let processor = S::processor(proc).ok_or_else(|| {
+                            BuildError::new(pid, format!("does not process {}", S::KIND))
+                        })?;
+                        let stage = ContentStage {
+                            processor,
+                            items: ProcessorItemMetrics::new(&self.ctx.telemetry, &name, S::KIND),
+                            dropped: ProcessorItemMetrics::dropped(
+                                &self.ctx.telemetry,
+                                &name,
+                                S::KIND,
+                            ),
+                            name: name.into(),
+                        };
+                        if pieces.batcher.is_some() {
+                            pieces.after_batch.push(stage);
                         } else {
-                            ingest.push(proc);
+                            pieces.before_batch.push(stage);
                         }
                     }
                 }
             }
-            let exporters = p
-                .exporters
-                .iter()
-                .filter_map(|e| parts.exporters.get(e).cloned())
-                .collect();
-            let (wal, recovered) = match open_wal(cfg, p, &self.ctx)? {
-                Some((w, r)) => (Some(w), r),
-                None => (None, Vec::new()),
+            let recovered = match open_wal(cfg, p, &self.ctx)? {
+                Some((w, r)) => {
+                    pieces.wal = Some(w);
+                    r
+                }
+                None => Vec::new(),
             };
-            let (input, handle) = batcher::start(PipelineParts {
-                name: p.id.to_string().into(),
-                ingest,
-                batcher,
-                after_batch: after,
-                exporters,
-                channel_capacity: PIPELINE_CHANNEL,
-                wal,
-            });
+            let (input, handle) = batcher::start(pieces);
             if let Some(w) = input.wal() {
                 self.wals.push(w.clone());
             }
@@ -334,7 +256,7 @@ impl Service {
 }
 
 /// A pipeline's log and what it recovered.
-type OpenedWal = (Arc<Wal>, Vec<Recovered>);
+type OpenedWal = crate::component::OpenedQueue;
 
 /// Opens the write-ahead log of a pipeline whose exporters use persistent storage.
 fn open_wal(
@@ -344,17 +266,14 @@ fn open_wal(
 ) -> Result<Option<OpenedWal>, BuildError> {
     let mut storage: Option<(ComponentId, usize)> = None;
     for e in &p.exporters {
-        let Some(comp) = cfg.exporters.get(e) else {
-            continue;
-        };
-        let Some(q) = comp.factory.queue(&comp.config) else {
-            continue;
-        };
-        let Some(sid) = q
-            .storage
-            .as_deref()
-            .and_then(|s| ComponentId::parse(s).ok())
+        let Some(q) = cfg
+            .exporters
+            .get(e)
+            .and_then(|c| c.config.persistent_queue())
         else {
+            continue;
+        };
+        let Ok(sid) = ComponentId::parse(&q.storage) else {
             continue;
         };
         storage = Some(match storage {
@@ -370,12 +289,11 @@ fn open_wal(
     let Some((sid, capacity)) = storage else {
         return Ok(None);
     };
-    let ext = cfg
+    let store = cfg
         .extensions
         .get(&sid)
+        .and_then(|ext| ext.config.storage())
         .ok_or_else(|| BuildError::new(&sid, "storage extension is not configured"))?;
-    let fs: &FileStorageConfig = crate::registry::config_ref(&sid, &ext.config)?;
-    crate::extension::file_storage::check_directory(fs).map_err(|e| BuildError::new(&sid, e))?;
     let name: String =
         p.id.to_string()
             .chars()
@@ -387,12 +305,6 @@ fn open_wal(
                 }
             })
             .collect();
-    let settings = WalSettings {
-        dir: std::path::Path::new(&fs.directory).join(name),
-        fsync: fs.fsync,
-        capacity: capacity.max(1),
-        segment_bytes: fs.segment_size,
-    };
     let corrupted = ctx.telemetry.counter(
         "tern_persistent_queue_corrupted_records",
         "Records skipped when recovering a persistent queue (torn or damaged by a crash).",
@@ -401,9 +313,10 @@ fn open_wal(
             ("pipeline", &p.id.to_string()),
         ],
     );
-    let (wal, recovered) = Wal::open(settings, corrupted)
-        .map_err(|e| BuildError::new(&sid, format!("cannot open the persistent queue: {e}")))?;
-    Ok(Some((wal, recovered)))
+    let opened = store
+        .open(&name, capacity.max(1), corrupted)
+        .map_err(|e| BuildError::new(&sid, e))?;
+    Ok(Some(opened))
 }
 
 /// Feeds recovered records back into their pipeline (in the background, so that

@@ -522,6 +522,21 @@ impl ProcessorItemMetrics {
             ),
         }
     }
+
+    /// `otelcol_processor_dropped_{spans,metric_points,log_records}`: items a
+    /// content processor dropped (filtered out, or a batch it failed on).
+    pub fn dropped(reg: &Registry, processor: &str, signal: SignalKind) -> Counter {
+        let name = match signal {
+            SignalKind::Traces => "otelcol_processor_dropped_spans",
+            SignalKind::Metrics => "otelcol_processor_dropped_metric_points",
+            SignalKind::Logs => "otelcol_processor_dropped_log_records",
+        };
+        reg.counter(
+            name,
+            "Number of items dropped by the processor.",
+            &[("processor", processor)],
+        )
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use crate::component::{ConfigIssue, Validate};
 use crate::exporter::CommonSettings;
-use crate::registry::{ConfigIssue, Validate};
 
 /// Default X-Ray daemon address (as the X-Ray SDKs).
 pub const DEFAULT_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
@@ -205,7 +205,7 @@ pub fn parse_daemon_address(s: &str) -> Option<(String, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::parse_config;
+    use crate::component::parse_config;
 
     fn issues(yaml: &str) -> Vec<String> {
         let raw: Value = serde_yaml_ng::from_str(yaml).unwrap();
@@ -227,7 +227,6 @@ mod tests {
         )
         .unwrap();
         let c = parse_config::<AwsXrayConfig>("p", &raw).unwrap();
-        let c = c.downcast_ref::<AwsXrayConfig>().unwrap();
         assert_eq!(c.num_workers, 4);
         assert_eq!(c.transport(), Some(Transport::Api));
         assert_eq!(c.common.sending_queue.queue_size, 10);

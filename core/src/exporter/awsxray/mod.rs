@@ -20,15 +20,15 @@ use std::time::Duration;
 use serde_yaml_ng::Value;
 
 use crate::aws::{AssumeRole, AwsOptions};
-use crate::config::duration::GoDuration;
-use crate::config::ComponentId;
-use crate::exporter::helper::QueuedExporter;
-use crate::otlp::{Logs, Metrics, SignalKind, Traces};
-use crate::pipeline::stage::ExportQueue;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ExporterFactory, ParsedConfig,
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
+    ExporterFactory, PersistentQueue, SignalExporter,
 };
-use crate::service::BuildContext;
+use crate::config::duration::GoDuration;
+use crate::exporter::helper::QueuedExporter;
+use crate::otlp::{SignalKind, Traces};
+use crate::pipeline::stage::BoxFuture;
+use crate::pipeline::stage::ExportQueue;
 use crate::telemetry::metrics::ExporterMetrics;
 use client::{ApiBackend, ApiSettings, Backend, UdpBackend, XraySender, DAEMON_HEADER};
 use config::{parse_daemon_address, AwsXrayConfig, Transport, DEFAULT_DAEMON_ADDRESS};
@@ -56,13 +56,13 @@ fn daemon_address(c: &AwsXrayConfig) -> Result<String, String> {
     })
 }
 
-impl AwsXrayFactory {
-    fn build(
+impl AwsXrayConfig {
+    async fn start(
+        &self,
         ctx: &BuildContext,
         id: &ComponentId,
-        cfg: &ParsedConfig,
     ) -> Result<Arc<dyn ExportQueue<Traces>>, BuildError> {
-        let c: &AwsXrayConfig = config_ref(id, cfg)?;
+        let c = self;
         let transport = c.transport().unwrap_or(Transport::Api);
         let max_document_bytes = match transport {
             Transport::Api => MAX_DOCUMENT_BYTES,
@@ -78,7 +78,7 @@ impl AwsXrayFactory {
             Transport::Udp => Backend::Udp(UdpBackend::new(
                 daemon_address(c).map_err(|e| BuildError::new(id, e))?,
             )),
-            Transport::Api => Backend::Api(Self::api_backend(id, c)?),
+            Transport::Api => Backend::Api(Self::api_backend(ctx, id, c).await?),
         };
         let sender = XraySender {
             id: id.to_string(),
@@ -95,7 +95,11 @@ impl AwsXrayFactory {
         ))
     }
 
-    fn api_backend(id: &ComponentId, c: &AwsXrayConfig) -> Result<ApiBackend, BuildError> {
+    async fn api_backend(
+        ctx: &BuildContext,
+        id: &ComponentId,
+        c: &AwsXrayConfig,
+    ) -> Result<ApiBackend, BuildError> {
         let aws = AwsOptions {
             region: Some(c.region.clone()).filter(|r| !r.is_empty()),
             use_imds_region: !c.local_mode,
@@ -119,18 +123,14 @@ impl AwsXrayFactory {
         if aws.region.is_none() && !env_region && c.local_mode {
             return Err(BuildError::new(id, crate::aws::AwsError::NoRegion));
         }
-        // Resolve region (IMDS if needed) and credentials providers now when the
-        // runtime allows blocking, so a missing region fails at start.
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_thread {
-            let handle = tokio::runtime::Handle::current();
-            let sdk = tokio::task::block_in_place(|| handle.block_on(crate::aws::load(&aws)))
-                .map_err(|e| BuildError::new(id, e))?;
-            ApiBackend::ready(settings, &sdk).map_err(|e| BuildError::new(id, e))
-        } else {
-            Ok(ApiBackend::lazy(settings))
-        }
+        // Resolve region (IMDS if needed) and credential providers now (once per
+        // set of options, shared), so a missing region fails at start.
+        let sdk = ctx
+            .aws
+            .load(&aws)
+            .await
+            .map_err(|e| BuildError::new(id, e))?;
+        ApiBackend::ready(settings, &sdk).map_err(|e| BuildError::new(id, e))
     }
 }
 
@@ -141,35 +141,30 @@ impl ExporterFactory for AwsXrayFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &[SignalKind::Traces]
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<AwsXrayConfig>(prefix, raw)
-    }
-    fn queue(&self, cfg: &ParsedConfig) -> Option<crate::exporter::helper::QueueSettings> {
-        cfg.downcast_ref::<AwsXrayConfig>()
-            .map(|c| c.common.sending_queue.clone())
-    }
-    fn build_traces(
+    fn parse(
         &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Traces>>, BuildError> {
-        Self::build(ctx, id, cfg)
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ExporterConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<AwsXrayConfig>(prefix, raw)?))
     }
-    fn build_metrics(
-        &self,
-        _ctx: &BuildContext,
-        id: &ComponentId,
-        _cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Metrics>>, BuildError> {
-        Err(BuildError::new(id, "awsxray exports traces only"))
+}
+
+impl ExporterConfig for AwsXrayConfig {
+    fn persistent_queue(&self) -> Option<PersistentQueue> {
+        crate::exporter::persistent_queue(&self.common.sending_queue)
     }
-    fn build_logs(
-        &self,
-        _ctx: &BuildContext,
-        id: &ComponentId,
-        _cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Logs>>, BuildError> {
-        Err(BuildError::new(id, "awsxray exports traces only"))
+    fn build<'a>(
+        &'a self,
+        ctx: &'a BuildContext,
+        id: &'a ComponentId,
+        signal: SignalKind,
+    ) -> BoxFuture<'a, Result<SignalExporter, BuildError>> {
+        Box::pin(async move {
+            match signal {
+                SignalKind::Traces => Ok(SignalExporter::Traces(self.start(ctx, id).await?)),
+                other => Err(BuildError::new(id, format!("{other} are not supported"))),
+            }
+        })
     }
 }

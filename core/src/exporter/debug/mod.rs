@@ -10,15 +10,15 @@ use serde_yaml_ng::Value;
 
 use super::helper::{ExportClient, ExportError, QueuedExporter};
 use super::CommonSettings;
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
+    ExporterFactory, PersistentQueue, SignalExporter, Validate,
+};
 use crate::config::duration::GoDuration;
-use crate::config::ComponentId;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
+use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::stage::ExportQueue;
 use crate::pipeline::Batch;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ExporterFactory, ParsedConfig, Validate,
-};
-use crate::service::BuildContext;
 use crate::telemetry::metrics::ExporterMetrics;
 
 /// `exporters: debug:`
@@ -68,13 +68,13 @@ impl Validate for DebugConfig {
 /// Factory of the `debug` exporter.
 pub struct DebugFactory;
 
-impl DebugFactory {
-    fn build<S: Signal>(
+impl DebugConfig {
+    fn start<S: Signal>(
+        &self,
         ctx: &BuildContext,
         id: &ComponentId,
-        cfg: &ParsedConfig,
     ) -> Result<Arc<dyn ExportQueue<S>>, BuildError> {
-        let c: &DebugConfig = config_ref(id, cfg)?;
+        let c = self;
         let printer = Printer::<S> {
             id: id.to_string(),
             verbosity: c.verbosity.clone(),
@@ -96,36 +96,32 @@ impl ExporterFactory for DebugFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &SignalKind::ALL
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<DebugConfig>(prefix, raw)
-    }
-    fn queue(&self, cfg: &ParsedConfig) -> Option<super::helper::QueueSettings> {
-        cfg.downcast_ref::<DebugConfig>()
-            .map(|c| c.common.sending_queue.clone())
-    }
-    fn build_traces(
+    fn parse(
         &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Traces>>, BuildError> {
-        Self::build::<Traces>(ctx, id, cfg)
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ExporterConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<DebugConfig>(prefix, raw)?))
     }
-    fn build_metrics(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Metrics>>, BuildError> {
-        Self::build::<Metrics>(ctx, id, cfg)
+}
+
+impl ExporterConfig for DebugConfig {
+    fn persistent_queue(&self) -> Option<PersistentQueue> {
+        crate::exporter::persistent_queue(&self.common.sending_queue)
     }
-    fn build_logs(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Logs>>, BuildError> {
-        Self::build::<Logs>(ctx, id, cfg)
+    fn build<'a>(
+        &'a self,
+        ctx: &'a BuildContext,
+        id: &'a ComponentId,
+        signal: SignalKind,
+    ) -> BoxFuture<'a, Result<SignalExporter, BuildError>> {
+        Box::pin(async move {
+            Ok(match signal {
+                SignalKind::Traces => SignalExporter::Traces(self.start::<Traces>(ctx, id)?),
+                SignalKind::Metrics => SignalExporter::Metrics(self.start::<Metrics>(ctx, id)?),
+                SignalKind::Logs => SignalExporter::Logs(self.start::<Logs>(ctx, id)?),
+            })
+        })
     }
 }
 

@@ -16,17 +16,17 @@ use tonic::Code;
 
 use super::helper::{ExportClient, ExportError, QueuedExporter};
 use super::CommonSettings;
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
+    ExporterFactory, PersistentQueue, SignalExporter, Validate,
+};
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
-use crate::config::ComponentId;
 use crate::otlp::grpc_codec::RawCodec;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
+use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::stage::ExportQueue;
 use crate::pipeline::Batch;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ExporterFactory, ParsedConfig, Validate,
-};
-use crate::service::BuildContext;
 use crate::telemetry::metrics::ExporterMetrics;
 
 /// `exporters: otlp:`
@@ -129,13 +129,13 @@ impl Validate for OtlpGrpcConfig {
 /// Factory of the `otlp` exporter.
 pub struct OtlpGrpcFactory;
 
-impl OtlpGrpcFactory {
-    fn build<S: Signal>(
+impl OtlpGrpcConfig {
+    fn start<S: Signal>(
+        &self,
         ctx: &BuildContext,
         id: &ComponentId,
-        cfg: &ParsedConfig,
     ) -> Result<Arc<dyn ExportQueue<S>>, BuildError> {
-        let c: &OtlpGrpcConfig = config_ref(id, cfg)?;
+        let c = self;
         let (uri, tls) = c.target();
         let mut endpoint = Endpoint::from_shared(uri.clone())
             .map_err(|e| BuildError::new(id, format!("invalid endpoint {uri:?}: {e}")))?;
@@ -195,36 +195,32 @@ impl ExporterFactory for OtlpGrpcFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &SignalKind::ALL
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<OtlpGrpcConfig>(prefix, raw)
-    }
-    fn queue(&self, cfg: &ParsedConfig) -> Option<super::helper::QueueSettings> {
-        cfg.downcast_ref::<OtlpGrpcConfig>()
-            .map(|c| c.common.sending_queue.clone())
-    }
-    fn build_traces(
+    fn parse(
         &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Traces>>, BuildError> {
-        Self::build::<Traces>(ctx, id, cfg)
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ExporterConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<OtlpGrpcConfig>(prefix, raw)?))
     }
-    fn build_metrics(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Metrics>>, BuildError> {
-        Self::build::<Metrics>(ctx, id, cfg)
+}
+
+impl ExporterConfig for OtlpGrpcConfig {
+    fn persistent_queue(&self) -> Option<PersistentQueue> {
+        crate::exporter::persistent_queue(&self.common.sending_queue)
     }
-    fn build_logs(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Logs>>, BuildError> {
-        Self::build::<Logs>(ctx, id, cfg)
+    fn build<'a>(
+        &'a self,
+        ctx: &'a BuildContext,
+        id: &'a ComponentId,
+        signal: SignalKind,
+    ) -> BoxFuture<'a, Result<SignalExporter, BuildError>> {
+        Box::pin(async move {
+            Ok(match signal {
+                SignalKind::Traces => SignalExporter::Traces(self.start::<Traces>(ctx, id)?),
+                SignalKind::Metrics => SignalExporter::Metrics(self.start::<Metrics>(ctx, id)?),
+                SignalKind::Logs => SignalExporter::Logs(self.start::<Logs>(ctx, id)?),
+            })
+        })
     }
 }
 

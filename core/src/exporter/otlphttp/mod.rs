@@ -12,17 +12,17 @@ use serde_yaml_ng::Value;
 
 use super::helper::{ExportClient, ExportError, QueuedExporter};
 use super::{parse_compression, CommonSettings};
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
+    ExporterFactory, PersistentQueue, SignalExporter, Validate,
+};
 use crate::compression::{compress, Encoding};
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
-use crate::config::ComponentId;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
+use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::stage::ExportQueue;
 use crate::pipeline::Batch;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ExporterFactory, ParsedConfig, Validate,
-};
-use crate::service::BuildContext;
 use crate::telemetry::metrics::ExporterMetrics;
 
 /// `exporters: otlphttp:`
@@ -152,13 +152,13 @@ impl Validate for OtlpHttpConfig {
 /// Factory of the `otlphttp` exporter.
 pub struct OtlpHttpFactory;
 
-impl OtlpHttpFactory {
-    fn build<S: Signal>(
+impl OtlpHttpConfig {
+    fn start<S: Signal>(
+        &self,
         ctx: &BuildContext,
         id: &ComponentId,
-        cfg: &ParsedConfig,
     ) -> Result<std::sync::Arc<dyn ExportQueue<S>>, BuildError> {
-        let c: &OtlpHttpConfig = config_ref(id, cfg)?;
+        let c = self;
         let url = c
             .url(S::KIND)
             .ok_or_else(|| BuildError::new(id, format!("no endpoint for {}", S::KIND)))?;
@@ -202,36 +202,32 @@ impl ExporterFactory for OtlpHttpFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &SignalKind::ALL
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<OtlpHttpConfig>(prefix, raw)
-    }
-    fn queue(&self, cfg: &ParsedConfig) -> Option<super::helper::QueueSettings> {
-        cfg.downcast_ref::<OtlpHttpConfig>()
-            .map(|c| c.common.sending_queue.clone())
-    }
-    fn build_traces(
+    fn parse(
         &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<std::sync::Arc<dyn ExportQueue<Traces>>, BuildError> {
-        Self::build::<Traces>(ctx, id, cfg)
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ExporterConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<OtlpHttpConfig>(prefix, raw)?))
     }
-    fn build_metrics(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<std::sync::Arc<dyn ExportQueue<Metrics>>, BuildError> {
-        Self::build::<Metrics>(ctx, id, cfg)
+}
+
+impl ExporterConfig for OtlpHttpConfig {
+    fn persistent_queue(&self) -> Option<PersistentQueue> {
+        crate::exporter::persistent_queue(&self.common.sending_queue)
     }
-    fn build_logs(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<std::sync::Arc<dyn ExportQueue<Logs>>, BuildError> {
-        Self::build::<Logs>(ctx, id, cfg)
+    fn build<'a>(
+        &'a self,
+        ctx: &'a BuildContext,
+        id: &'a ComponentId,
+        signal: SignalKind,
+    ) -> BoxFuture<'a, Result<SignalExporter, BuildError>> {
+        Box::pin(async move {
+            Ok(match signal {
+                SignalKind::Traces => SignalExporter::Traces(self.start::<Traces>(ctx, id)?),
+                SignalKind::Metrics => SignalExporter::Metrics(self.start::<Metrics>(ctx, id)?),
+                SignalKind::Logs => SignalExporter::Logs(self.start::<Logs>(ctx, id)?),
+            })
+        })
     }
 }
 

@@ -20,14 +20,14 @@ use std::sync::{Arc, Mutex};
 use hyper::header;
 use serde_yaml_ng::Value;
 
-use crate::config::ComponentId;
-use crate::exporter::helper::{ExporterSettings, QueuedExporter, RetrySettings};
-use crate::otlp::{Logs, Metrics, SignalKind, Traces};
-use crate::pipeline::stage::ExportQueue;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ExporterFactory, ParsedConfig,
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
+    ExporterFactory, PersistentQueue, SignalExporter,
 };
-use crate::service::BuildContext;
+use crate::exporter::helper::{ExporterSettings, QueuedExporter, RetrySettings};
+use crate::otlp::{Metrics, SignalKind};
+use crate::pipeline::stage::BoxFuture;
+use crate::pipeline::stage::ExportQueue;
 use crate::telemetry::metrics::ExporterMetrics;
 use client::{Inner, PrwClient, PrwMetrics};
 use config::PrwConfig;
@@ -36,13 +36,13 @@ use delta::{DeltaLimits, DeltaToCumulative};
 /// Factory of the `prometheusremotewrite` exporter.
 pub struct PrwFactory;
 
-impl PrwFactory {
-    fn build(
+impl PrwConfig {
+    async fn start(
+        &self,
         ctx: &BuildContext,
         id: &ComponentId,
-        cfg: &ParsedConfig,
     ) -> Result<Arc<dyn ExportQueue<Metrics>>, BuildError> {
-        let c: &PrwConfig = config_ref(id, cfg)?;
+        let c = self;
         let url = c
             .endpoint
             .as_deref()
@@ -62,7 +62,7 @@ impl PrwFactory {
         let signer = match c.authenticator() {
             Some(a) => {
                 let aid = ComponentId::parse(a).map_err(|e| BuildError::new(id, e))?;
-                let auth = crate::extension::auth::lookup(ctx, id, &aid)?;
+                let auth = crate::component::auth::lookup(ctx, id, &aid)?;
                 Some(auth.signer_for(&uri).map_err(|e| BuildError::new(id, e))?)
             }
             None => None,
@@ -110,38 +110,33 @@ impl ExporterFactory for PrwFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &[SignalKind::Metrics]
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<PrwConfig>(prefix, raw)
-    }
-    fn queue(&self, cfg: &ParsedConfig) -> Option<crate::exporter::helper::QueueSettings> {
-        cfg.downcast_ref::<PrwConfig>().map(PrwConfig::queue)
-    }
-    fn authenticator(&self, cfg: &ParsedConfig) -> Option<String> {
-        cfg.downcast_ref::<PrwConfig>()
-            .and_then(|c| c.authenticator().map(str::to_string))
-    }
-    fn build_traces(
+    fn parse(
         &self,
-        _ctx: &BuildContext,
-        id: &ComponentId,
-        _cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Traces>>, BuildError> {
-        Err(BuildError::new(id, "traces are not supported"))
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ExporterConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<PrwConfig>(prefix, raw)?))
     }
-    fn build_metrics(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Metrics>>, BuildError> {
-        Self::build(ctx, id, cfg)
+}
+
+impl ExporterConfig for PrwConfig {
+    fn persistent_queue(&self) -> Option<PersistentQueue> {
+        crate::exporter::persistent_queue(&self.queue())
     }
-    fn build_logs(
-        &self,
-        _ctx: &BuildContext,
-        id: &ComponentId,
-        _cfg: &ParsedConfig,
-    ) -> Result<Arc<dyn ExportQueue<Logs>>, BuildError> {
-        Err(BuildError::new(id, "logs are not supported"))
+    fn authenticator(&self) -> Option<&str> {
+        PrwConfig::authenticator(self)
+    }
+    fn build<'a>(
+        &'a self,
+        ctx: &'a BuildContext,
+        id: &'a ComponentId,
+        signal: SignalKind,
+    ) -> BoxFuture<'a, Result<SignalExporter, BuildError>> {
+        Box::pin(async move {
+            match signal {
+                SignalKind::Metrics => Ok(SignalExporter::Metrics(self.start(ctx, id).await?)),
+                other => Err(BuildError::new(id, format!("{other} are not supported"))),
+            }
+        })
     }
 }

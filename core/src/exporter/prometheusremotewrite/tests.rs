@@ -910,8 +910,9 @@ fn delta_state_is_bounded_expires_and_drops_out_of_order() {
 }
 
 mod config_validation {
+    use crate::component::ConfigIssue;
     use crate::config::{validate, ValidatedConfig};
-    use crate::registry::{ConfigIssue, Registry};
+    use crate::registry::Registry;
 
     fn load(yaml: &str) -> Result<ValidatedConfig, Vec<ConfigIssue>> {
         let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).expect("yaml");

@@ -5,14 +5,14 @@
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use crate::config::duration::GoDuration;
-use crate::config::ComponentId;
-use crate::pipeline::stage::BoxFuture;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ExtensionFactory, ParsedConfig, Running,
-    Validate,
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExtensionConfig,
+    ExtensionFactory, OpenedQueue, Running, Storage, Validate,
 };
-use crate::service::BuildContext;
+use crate::config::duration::GoDuration;
+use crate::pipeline::stage::BoxFuture;
+use crate::pipeline::wal::{Wal, WalSettings};
+use crate::telemetry::metrics::Counter;
 
 /// `extensions: file_storage:`
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -72,20 +72,42 @@ impl ExtensionFactory for FileStorageFactory {
     fn type_name(&self) -> &'static str {
         "file_storage"
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<FileStorageConfig>(prefix, raw)
+    fn parse(
+        &self,
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ExtensionConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<FileStorageConfig>(prefix, raw)?))
     }
+}
+
+impl ExtensionConfig for FileStorageConfig {
     fn start<'a>(
         &'a self,
         _ctx: &'a BuildContext,
         id: &'a ComponentId,
-        cfg: &'a ParsedConfig,
     ) -> BoxFuture<'a, Result<Box<dyn Running>, BuildError>> {
         Box::pin(async move {
-            let c: &FileStorageConfig = config_ref(id, cfg)?;
-            check_directory(c).map_err(|e| BuildError::new(id, e))?;
+            check_directory(self).map_err(|e| BuildError::new(id, e))?;
             Ok(Box::new(Idle) as Box<dyn Running>)
         })
+    }
+
+    fn storage(&self) -> Option<&dyn Storage> {
+        Some(self)
+    }
+}
+
+impl Storage for FileStorageConfig {
+    fn open(&self, name: &str, capacity: usize, corrupted: Counter) -> Result<OpenedQueue, String> {
+        check_directory(self)?;
+        let settings = WalSettings {
+            dir: std::path::Path::new(&self.directory).join(name),
+            fsync: self.fsync,
+            capacity,
+            segment_bytes: self.segment_size,
+        };
+        Wal::open(settings, corrupted).map_err(|e| format!("cannot open the persistent queue: {e}"))
     }
 }
 

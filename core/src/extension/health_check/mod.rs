@@ -7,15 +7,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExtensionConfig,
+    ExtensionFactory, Health, Running, Validate,
+};
 use crate::config::tls::ServerTls;
-use crate::config::ComponentId;
 use crate::net::{self, response};
 use crate::pipeline::stage::BoxFuture;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ExtensionFactory, ParsedConfig, Running,
-    Validate,
-};
-use crate::service::{BuildContext, Health};
 
 /// `extensions: health_check:`
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -76,17 +74,23 @@ impl ExtensionFactory for HealthCheckFactory {
     fn type_name(&self) -> &'static str {
         "health_check"
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<HealthCheckConfig>(prefix, raw)
+    fn parse(
+        &self,
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ExtensionConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<HealthCheckConfig>(prefix, raw)?))
     }
+}
+
+impl ExtensionConfig for HealthCheckConfig {
     fn start<'a>(
         &'a self,
         ctx: &'a BuildContext,
         id: &'a ComponentId,
-        cfg: &'a ParsedConfig,
     ) -> BoxFuture<'a, Result<Box<dyn Running>, BuildError>> {
         Box::pin(async move {
-            let cfg: &HealthCheckConfig = config_ref(id, cfg)?;
+            let cfg = self;
             let listener = net::bind(&cfg.endpoint)
                 .await
                 .map_err(|e| BuildError::new(id, e))?;

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::aws::{AssumeRole, AwsOptions};
-use crate::registry::{ConfigIssue, Validate};
+use crate::component::{ConfigIssue, Validate};
 
 /// `extensions: sigv4auth:`
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -14,13 +14,12 @@ use http_body_util::Full;
 use serde_yaml_ng::Value;
 
 use crate::aws::{service_from_host, Signer};
-use crate::config::ComponentId;
-use crate::extension::auth::{publish, HttpAuthenticator, RequestSigner};
-use crate::pipeline::stage::BoxFuture;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ExtensionFactory, ParsedConfig, Running,
+use crate::component::auth::{HttpAuthenticator, RequestSigner};
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExtensionConfig,
+    ExtensionFactory, Running,
 };
-use crate::service::BuildContext;
+use crate::pipeline::stage::BoxFuture;
 use config::SigV4Config;
 
 /// Factory of the `sigv4auth` extension.
@@ -90,18 +89,26 @@ impl ExtensionFactory for SigV4AuthFactory {
     fn type_name(&self) -> &'static str {
         "sigv4auth"
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<SigV4Config>(prefix, raw)
+    fn parse(
+        &self,
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ExtensionConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<SigV4Config>(prefix, raw)?))
     }
+}
+
+impl ExtensionConfig for SigV4Config {
     fn start<'a>(
         &'a self,
         ctx: &'a BuildContext,
         id: &'a ComponentId,
-        cfg: &'a ParsedConfig,
     ) -> BoxFuture<'a, Result<Box<dyn Running>, BuildError>> {
         Box::pin(async move {
-            let c: &SigV4Config = config_ref(id, cfg)?;
-            let sdk = crate::aws::load(&c.aws_options())
+            let c = self;
+            let sdk = ctx
+                .aws
+                .load(&c.aws_options())
                 .await
                 .map_err(|e| BuildError::new(id, e))?;
             // As upstream: credentials are fetched once at start, so a missing or
@@ -118,7 +125,7 @@ impl ExtensionFactory for SigV4AuthFactory {
                 cfg: c.clone(),
                 sdk,
             };
-            publish(ctx, id, Arc::new(auth));
+            ctx.authenticators.publish(id, Arc::new(auth));
             Ok(Box::new(Idle) as Box<dyn Running>)
         })
     }

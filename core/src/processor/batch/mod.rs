@@ -5,15 +5,13 @@
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use crate::config::duration::GoDuration;
-use crate::config::ComponentId;
-use crate::otlp::{Logs, Metrics, SignalKind, Traces};
-use crate::pipeline::batcher::BatchSettings;
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ParsedConfig, ProcessorFactory,
-    ProcessorStage, Validate,
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ProcessorConfig,
+    ProcessorFactory, ProcessorRole, ProcessorStage, Validate,
 };
-use crate::service::BuildContext;
+use crate::config::duration::GoDuration;
+use crate::otlp::SignalKind;
+use crate::pipeline::batcher::BatchSettings;
 
 /// `processors: batch:`
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -65,17 +63,6 @@ impl Validate for BatchConfig {
 /// Factory of the `batch` processor.
 pub struct BatchFactory;
 
-impl BatchFactory {
-    fn settings(id: &ComponentId, cfg: &ParsedConfig) -> Result<BatchSettings, BuildError> {
-        let c: &BatchConfig = config_ref(id, cfg)?;
-        Ok(BatchSettings {
-            send_batch_size: c.send_batch_size,
-            send_batch_max_size: c.send_batch_max_size,
-            timeout: c.timeout.0,
-        })
-    }
-}
-
 impl ProcessorFactory for BatchFactory {
     fn type_name(&self) -> &'static str {
         "batch"
@@ -83,31 +70,29 @@ impl ProcessorFactory for BatchFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &SignalKind::ALL
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<BatchConfig>(prefix, raw)
+    fn parse(
+        &self,
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ProcessorConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<BatchConfig>(prefix, raw)?))
     }
-    fn build_traces(
+}
+
+impl ProcessorConfig for BatchConfig {
+    fn role(&self) -> ProcessorRole {
+        ProcessorRole::Batch
+    }
+    fn build(
         &self,
         _: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<ProcessorStage<Traces>, BuildError> {
-        Ok(ProcessorStage::Batch(Self::settings(id, cfg)?))
-    }
-    fn build_metrics(
-        &self,
-        _: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<ProcessorStage<Metrics>, BuildError> {
-        Ok(ProcessorStage::Batch(Self::settings(id, cfg)?))
-    }
-    fn build_logs(
-        &self,
-        _: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<ProcessorStage<Logs>, BuildError> {
-        Ok(ProcessorStage::Batch(Self::settings(id, cfg)?))
+        _: &ComponentId,
+        _: SignalKind,
+    ) -> Result<ProcessorStage, BuildError> {
+        Ok(ProcessorStage::Batch(BatchSettings {
+            send_batch_size: self.send_batch_size,
+            send_batch_max_size: self.send_batch_max_size,
+            timeout: self.timeout.0,
+        }))
     }
 }

@@ -15,21 +15,19 @@
 pub mod total;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use crate::config::duration::GoDuration;
-use crate::config::ComponentId;
-use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
-use crate::pipeline::{Batch, ProcessError, Processor};
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, ParsedConfig, ProcessorFactory,
-    ProcessorStage, Validate,
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ProcessorConfig,
+    ProcessorFactory, ProcessorRole, ProcessorStage, Validate,
 };
-use crate::service::BuildContext;
+use crate::config::duration::GoDuration;
+use crate::otlp::SignalKind;
+use crate::pipeline::{Admission, ProcessError};
 use crate::telemetry::metrics::{Counter, Registry};
 
 const MIB: u64 = 1024 * 1024;
@@ -38,7 +36,7 @@ const MIB: u64 = 1024 * 1024;
 pub const REFUSED_MESSAGE: &str = "data refused due to high memory usage";
 
 /// `processors: memory_limiter:`
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MemoryLimiterConfig {
     /// How often memory is measured. Required, > 0 (1s is typical).
@@ -59,6 +57,10 @@ pub struct MemoryLimiterConfig {
     pub max_gc_interval_when_soft_limited: Option<GoDuration>,
     /// Accepted for compatibility.
     pub max_gc_interval_when_hard_limited: Option<GoDuration>,
+    /// The limiter of this component ID, shared by every pipeline that uses it
+    /// (as upstream); created at the first build.
+    #[serde(skip)]
+    limiter: OnceLock<Arc<Limiter>>,
 }
 
 impl Validate for MemoryLimiterConfig {
@@ -138,6 +140,7 @@ impl MemoryLimiterConfig {
 }
 
 /// The shared state of one `memory_limiter` ID (one instance across pipelines, like upstream).
+#[derive(Debug)]
 pub struct Limiter {
     refusing: AtomicBool,
     limits: Limits,
@@ -205,16 +208,15 @@ fn spawn_checker(id: String, limiter: Arc<Limiter>, interval: Duration) {
     });
 }
 
-/// The processor for one pipeline: the shared limiter plus that signal's counters.
-struct MemoryLimiterProcessor {
+/// The admission stage of one pipeline: the shared limiter plus that signal's counters.
+struct MemoryLimiterAdmission {
     limiter: Arc<Limiter>,
     accepted: Counter,
     refused: Counter,
 }
 
-impl<S: Signal> Processor<S> for MemoryLimiterProcessor {
-    fn process(&self, batch: &mut Batch<S>) -> Result<(), ProcessError> {
-        let n = batch.items() as u64;
+impl Admission for MemoryLimiterAdmission {
+    fn admit(&self, n: u64) -> Result<(), ProcessError> {
         if self.limiter.is_refusing() {
             self.refused.inc_by(n);
             return Err(ProcessError::Refused(REFUSED_MESSAGE.to_string()));
@@ -257,30 +259,6 @@ fn counters(reg: &Registry, id: &str, signal: SignalKind) -> (Counter, Counter) 
 /// Factory of the `memory_limiter` processor.
 pub struct MemoryLimiterFactory;
 
-impl MemoryLimiterFactory {
-    fn build<S: Signal>(
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<ProcessorStage<S>, BuildError> {
-        let c: &MemoryLimiterConfig = config_ref(id, cfg)?;
-        let key = format!("memory_limiter:{id}");
-        let limiter = ctx.shared(&key, || {
-            let limits = c.limits(total::total_memory).map_err(|e| BuildError::new(id, e))?;
-            tracing::info!(processor = %id, hard_limit_mib = limits.hard / MIB, soft_limit_mib = limits.soft / MIB, "Memory limiter configured.");
-            let limiter = Arc::new(Limiter::new(limits));
-            spawn_checker(id.to_string(), limiter.clone(), c.check_interval.0);
-            Ok(limiter)
-        })?;
-        let (accepted, refused) = counters(&ctx.telemetry, &id.to_string(), S::KIND);
-        Ok(ProcessorStage::Sync(Box::new(MemoryLimiterProcessor {
-            limiter,
-            accepted,
-            refused,
-        })))
-    }
-}
-
 impl ProcessorFactory for MemoryLimiterFactory {
     fn type_name(&self) -> &'static str {
         "memory_limiter"
@@ -288,32 +266,56 @@ impl ProcessorFactory for MemoryLimiterFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &SignalKind::ALL
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<MemoryLimiterConfig>(prefix, raw)
+    fn parse(
+        &self,
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ProcessorConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<MemoryLimiterConfig>(prefix, raw)?))
     }
-    fn build_traces(
+}
+
+impl MemoryLimiterConfig {
+    /// The limiter of this ID, created (and its checker started) the first time.
+    fn limiter(&self, id: &ComponentId) -> Result<Arc<Limiter>, BuildError> {
+        if let Some(l) = self.limiter.get() {
+            return Ok(l.clone());
+        }
+        let limits = self
+            .limits(total::total_memory)
+            .map_err(|e| BuildError::new(id, e))?;
+        tracing::info!(processor = %id, hard_limit_mib = limits.hard / MIB, soft_limit_mib = limits.soft / MIB, "Memory limiter configured.");
+        let limiter = self
+            .limiter
+            .get_or_init(|| {
+                let l = Arc::new(Limiter::new(limits));
+                spawn_checker(id.to_string(), l.clone(), self.check_interval.0);
+                l
+            })
+            .clone();
+        Ok(limiter)
+    }
+}
+
+impl ProcessorConfig for MemoryLimiterConfig {
+    fn role(&self) -> ProcessorRole {
+        ProcessorRole::Admission
+    }
+    fn build(
         &self,
         ctx: &BuildContext,
         id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<ProcessorStage<Traces>, BuildError> {
-        Self::build(ctx, id, cfg)
-    }
-    fn build_metrics(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<ProcessorStage<Metrics>, BuildError> {
-        Self::build(ctx, id, cfg)
-    }
-    fn build_logs(
-        &self,
-        ctx: &BuildContext,
-        id: &ComponentId,
-        cfg: &ParsedConfig,
-    ) -> Result<ProcessorStage<Logs>, BuildError> {
-        Self::build(ctx, id, cfg)
+        signal: SignalKind,
+    ) -> Result<ProcessorStage, BuildError> {
+        let limiter = self.limiter(id)?;
+        let (accepted, refused) = counters(&ctx.telemetry, &id.to_string(), signal);
+        Ok(ProcessorStage::Admission(Arc::new(
+            MemoryLimiterAdmission {
+                limiter,
+                accepted,
+                refused,
+            },
+        )))
     }
 }
 
@@ -404,14 +406,13 @@ mod tests {
         assert!(l.refusing.load(Ordering::Relaxed));
         assert_eq!(l.check(95), None);
         assert_eq!(l.check(10), Some(false));
-        let p = MemoryLimiterProcessor {
+        let p = MemoryLimiterAdmission {
             limiter: Arc::new(Limiter::new(Limits { hard: 1, soft: 0 })),
             accepted: Counter::default(),
             refused: Counter::default(),
         };
         p.limiter.check(5);
-        let mut b = Batch::<Traces>::default();
-        let r = Processor::<Traces>::process(&p, &mut b);
+        let r = p.admit(0);
         assert_eq!(r, Err(ProcessError::Refused(REFUSED_MESSAGE.into())));
     }
 }

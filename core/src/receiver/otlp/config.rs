@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use crate::component::{ConfigIssue, Validate};
 use crate::config::duration::GoDuration;
 use crate::config::tls::ServerTls;
-use crate::registry::{ConfigIssue, Validate};
 
 /// `receivers: otlp:`
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

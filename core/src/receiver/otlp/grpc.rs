@@ -17,10 +17,10 @@ use tonic::{Request, Response, Status};
 
 use super::config::GrpcConfig;
 use super::{Sink, Sinks};
+use crate::component::BuildError;
 use crate::config::ComponentId;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::{Batch, ConsumeError};
-use crate::registry::BuildError;
 
 /// The running gRPC server.
 pub(super) struct GrpcServer {

@@ -10,12 +10,12 @@ use hyper::{header, Method, Request};
 
 use super::config::HttpConfig;
 use super::{code, status_proto, Sink, Sinks, SHUTDOWN_GRACE};
+use crate::component::BuildError;
 use crate::compression::{decompress, DecompressError, Encoding};
 use crate::config::ComponentId;
 use crate::net::{self, response, HttpResponse};
 use crate::otlp::{json, Signal};
 use crate::pipeline::{Batch, ConsumeError};
-use crate::registry::BuildError;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {

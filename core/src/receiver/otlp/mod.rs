@@ -12,15 +12,13 @@ use bytes::Bytes;
 use prost::Message;
 use serde_yaml_ng::Value;
 
-use crate::config::ComponentId;
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, Consumers, ReceiverConfig,
+    ReceiverFactory, Running,
+};
 use crate::otlp::{Signal, SignalKind};
 use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::{Batch, ConsumeError, Consumer};
-use crate::registry::{
-    config_ref, parse_config, BuildError, ConfigIssue, Consumers, ParsedConfig, ReceiverFactory,
-    Running,
-};
-use crate::service::BuildContext;
 use crate::telemetry::metrics::ReceiverMetrics;
 use config::OtlpReceiverConfig;
 
@@ -37,18 +35,24 @@ impl ReceiverFactory for OtlpReceiverFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &SignalKind::ALL
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<OtlpReceiverConfig>(prefix, raw)
+    fn parse(
+        &self,
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ReceiverConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<OtlpReceiverConfig>(prefix, raw)?))
     }
+}
+
+impl ReceiverConfig for OtlpReceiverConfig {
     fn start<'a>(
         &'a self,
         ctx: &'a BuildContext,
         id: &'a ComponentId,
-        cfg: &'a ParsedConfig,
         consumers: Consumers,
     ) -> BoxFuture<'a, Result<Box<dyn Running>, BuildError>> {
         Box::pin(async move {
-            let cfg: &OtlpReceiverConfig = config_ref(id, cfg)?;
+            let cfg = self;
             let mut running = RunningOtlp {
                 http: None,
                 grpc: None,

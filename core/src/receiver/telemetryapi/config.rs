@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::registry::Validate;
+use crate::component::Validate;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,7 @@
 //! Spec: <https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>.
 //!
 //! The Lambda extension owns the Telemetry API listener and hands every batch to
-//! the [`TelemetryHub`] it puts in the [`BuildContext`] under [`HUB_KEY`]; each
+//! the [`TelemetryHub`] it shares through the [`BuildContext`]'s typed slots; each
 //! receiver instance registers a feed there when it starts.
 
 pub mod config;
@@ -21,21 +21,17 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use serde_yaml_ng::Value;
 
-use crate::config::ComponentId;
+use crate::component::{
+    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, Consumers, ReceiverConfig,
+    ReceiverFactory, Running,
+};
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::{Batch, Consumer};
-use crate::registry::{
-    parse_config, BuildError, ConfigIssue, Consumers, ParsedConfig, ReceiverFactory, Running,
-};
-use crate::service::BuildContext;
 use crate::telemetry::metrics::ReceiverMetrics;
 use config::TelemetryApiConfig;
 use record::Event;
 use translate::Translator;
-
-/// Key of the shared [`TelemetryHub`] in the [`BuildContext`].
-pub const HUB_KEY: &str = "telemetryapi.hub";
 
 /// Where the Lambda extension delivers Telemetry API batches.
 #[derive(Default)]
@@ -168,18 +164,24 @@ impl ReceiverFactory for TelemetryApiFactory {
     fn signals(&self) -> &'static [SignalKind] {
         &SignalKind::ALL
     }
-    fn parse(&self, prefix: &str, raw: &Value) -> Result<ParsedConfig, Vec<ConfigIssue>> {
-        parse_config::<TelemetryApiConfig>(prefix, raw)
+    fn parse(
+        &self,
+        prefix: &str,
+        raw: &Value,
+    ) -> Result<Box<dyn ReceiverConfig>, Vec<ConfigIssue>> {
+        Ok(Box::new(parse_config::<TelemetryApiConfig>(prefix, raw)?))
     }
+}
+
+impl ReceiverConfig for TelemetryApiConfig {
     fn start<'a>(
         &'a self,
         ctx: &'a BuildContext,
         id: &'a ComponentId,
-        _cfg: &'a ParsedConfig,
         consumers: Consumers,
     ) -> BoxFuture<'a, Result<Box<dyn Running>, BuildError>> {
         Box::pin(async move {
-            let hub: Arc<TelemetryHub> = ctx.shared(HUB_KEY, || Ok(Arc::default()))?;
+            let hub: Arc<TelemetryHub> = ctx.slots.get_or_default();
             let lookup = |k: &str| std::env::var(k).ok();
             let name = id.to_string();
             let reg = &ctx.telemetry;

@@ -18,6 +18,9 @@
 //!    [`config::issue`], [`config::duration`], [`config::tls`],
 //!    [`config::expand`], [`config::telemetry`]): plain data and pure functions.
 
+/// A boxed future, for object-safe async interfaces.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 pub mod aws;
 pub mod component;
 pub mod compression;

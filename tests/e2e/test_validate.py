@@ -200,3 +200,18 @@ def test_invalid_component_is_not_also_reported_as_not_configured(tmp_path):
     assert_errors(r, ("receivers::otlp", "bogus_nested"))
     false_lines = [ln for ln in error_lines(r.stderr) if '"otlp"' in ln and "not configured" in ln]
     assert not false_lines, f"spurious errors for a configured receiver: {false_lines}"
+
+
+def test_a_refusing_processor_after_batch_is_refused_with_the_fix(tmp_path):
+    """`memory_limiter` after `batch` could only drop data that `batch` holds (it was
+    acknowledged already): validation refuses the order and says how to fix it."""
+    cfg = valid_config()
+    cfg["processors"]["memory_limiter"] = {"check_interval": "1s", "limit_mib": 100}
+    cfg["service"]["pipelines"]["traces"]["processors"] = ["batch", "memory_limiter"]
+    r = validate(tmp_path, cfg)
+    assert_errors(r, ("service::pipelines::traces", "memory_limiter", "after \"batch\"",
+                      "processors: [memory_limiter, batch]"))
+    # The documented order is valid.
+    cfg["service"]["pipelines"]["traces"]["processors"] = ["memory_limiter", "batch"]
+    ok = validate(tmp_path, cfg, "ok.yaml")
+    assert ok.returncode == 0, ok.stderr

@@ -238,3 +238,32 @@ fn an_invalid_component_is_not_also_not_configured() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].starts_with("receivers::otlp::protocols::http::bogus"));
 }
+
+#[test]
+fn a_refusing_processor_after_batch_is_an_error_that_names_the_fix() {
+    let base = "receivers: {otlp: {protocols: {http: {}}}}\nexporters: {debug: {}}\nprocessors: {batch: {}, batch/2: {}, memory_limiter: {check_interval: 1s, limit_mib: 100}}\n";
+    let e = errors(&format!("{base}service: {{pipelines: {{traces: {{receivers: [otlp], processors: [batch, memory_limiter], exporters: [debug]}}}}}}"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("service::pipelines::traces: processor \"memory_limiter\""),
+        "{e:?}"
+    );
+    assert!(e[0].contains("cannot run after \"batch\""), "{e:?}");
+    assert!(
+        e[0].contains("processors: [memory_limiter, batch]"),
+        "{e:?}"
+    );
+    // Before the batcher (first, as documented, or behind another processor) it is fine.
+    check(&format!("{base}service: {{pipelines: {{traces: {{receivers: [otlp], processors: [memory_limiter, batch], exporters: [debug]}}}}}}")).unwrap();
+    // Two batchers are still refused, and the limiter after the first is named once.
+    let e = errors(&format!("{base}service: {{pipelines: {{logs: {{receivers: [otlp], processors: [batch, memory_limiter, batch/2], exporters: [debug]}}}}}}"));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[1].contains("at most one batch processor"), "{e:?}");
+}
+
+#[test]
+fn storage_must_be_a_storage_extension() {
+    let e = errors("receivers: {otlp: {protocols: {http: {}}}}\nextensions: {health_check: {}}\nexporters: {otlphttp: {endpoint: 'http://x', sending_queue: {storage: health_check}}}\nservice: {extensions: [health_check], pipelines: {traces: {receivers: [otlp], exporters: [otlphttp]}}}");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("must be a storage extension"), "{e:?}");
+}

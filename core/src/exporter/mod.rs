@@ -41,7 +41,7 @@ impl CommonSettings {
 
     pub fn settings(
         &self,
-        id: &crate::config::ComponentId,
+        id: &crate::component::ComponentId,
         timeout: GoDuration,
     ) -> helper::ExporterSettings {
         helper::ExporterSettings {

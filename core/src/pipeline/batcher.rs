@@ -478,4 +478,91 @@ mod tests {
             Err(ConsumeError::ShuttingDown)
         );
     }
+
+    /// A queue that is already closed (what a pipeline meets during shutdown).
+    #[derive(Default)]
+    struct ClosedQueue {
+        failed: std::sync::atomic::AtomicU64,
+    }
+
+    impl ExportQueue<Traces> for ClosedQueue {
+        fn id(&self) -> &str {
+            "closed"
+        }
+        fn enqueue(&self, batch: Batch<Traces>) -> BoxFuture<'_, Result<(), Batch<Traces>>> {
+            Box::pin(async move { Err(batch) })
+        }
+        fn reserve(
+            &self,
+            _: Duration,
+        ) -> BoxFuture<
+            '_,
+            Result<crate::pipeline::stage::Slot<Traces>, crate::pipeline::stage::ReserveError>,
+        > {
+            Box::pin(async { Err(crate::pipeline::stage::ReserveError::Closed) })
+        }
+        fn count_enqueue_failed(&self, items: u64) {
+            self.failed
+                .fetch_add(items, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn drain(&self, _: std::time::Instant) -> BoxFuture<'_, DrainOutcome> {
+            Box::pin(async { DrainOutcome::default() })
+        }
+        fn shutdown(&self, _: std::time::Instant) -> BoxFuture<'_, DrainOutcome> {
+            Box::pin(async { DrainOutcome::default() })
+        }
+    }
+
+    /// Records which persisted records were completed (forgotten by storage).
+    #[derive(Default)]
+    struct Completed(Mutex<Vec<u64>>);
+
+    impl crate::pipeline::ack::AckTarget for Completed {
+        fn complete(&self, seq: u64) {
+            self.0.lock().unwrap().push(seq);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_exporter_queue_is_counted_and_its_records_kept_for_replay() {
+        let queue = Arc::new(ClosedQueue::default());
+        let (input, handle) = start(PipelineParts {
+            name: "traces".into(),
+            admission: Vec::new(),
+            before_batch: Vec::new(),
+            batcher: Some(Batcher {
+                settings: BatchSettings {
+                    send_batch_size: 1,
+                    send_batch_max_size: 0,
+                    timeout: Duration::from_millis(200),
+                },
+                metrics: BatchMetrics::new(&Registry::default(), "batch"),
+                items: ProcessorItemMetrics::new(
+                    &Registry::default(),
+                    "batch",
+                    crate::otlp::SignalKind::Traces,
+                ),
+            }),
+            after_batch: Vec::new(),
+            exporters: vec![queue.clone() as Arc<dyn ExportQueue<Traces>>],
+            channel_capacity: 4,
+            wal: None,
+        });
+        let completed = Arc::new(Completed::default());
+        let mut b = spans(3);
+        b.add_ack(crate::pipeline::ack::Ack::new(7, completed.clone()));
+        input.push(b).await;
+        handle
+            .stop(std::time::Instant::now() + Duration::from_secs(5))
+            .await;
+        assert_eq!(
+            queue.failed.load(std::sync::atomic::Ordering::Relaxed),
+            3,
+            "the items that could not be queued are counted"
+        );
+        assert!(
+            completed.0.lock().unwrap().is_empty(),
+            "the persisted record is kept for replay, not completed"
+        );
+    }
 }

@@ -1,7 +1,5 @@
 //! The synchronous processor interface and the fan-out target interface.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Instant;
 
 use thiserror::Error;
@@ -9,8 +7,7 @@ use thiserror::Error;
 use super::Batch;
 use crate::otlp::Signal;
 
-/// A boxed future, for object-safe async interfaces.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// A processor did not let a batch through.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::config::TelemetryConfig;
+use crate::config::telemetry::TelemetryConfig;
 use crate::net::{self, response};
 use metrics::Registry;
 

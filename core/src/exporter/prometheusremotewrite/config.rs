@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use crate::component::ComponentId;
 use crate::component::{ConfigIssue, Validate};
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
-use crate::config::ComponentId;
 use crate::exporter::helper::{QueueSettings, RetrySettings};
 
 use super::naming::label_name;

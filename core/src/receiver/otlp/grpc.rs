@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 use super::config::GrpcConfig;
 use super::{Sink, Sinks};
 use crate::component::BuildError;
-use crate::config::ComponentId;
+use crate::component::ComponentId;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::{Batch, ConsumeError};
 

@@ -218,8 +218,6 @@ pub trait Catalog {
 pub trait SignalStages: Signal {
     fn exporter(e: SignalExporter) -> Option<Arc<dyn ExportQueue<Self>>>;
     fn processor(p: SignalProcessor) -> Option<Box<dyn Processor<Self>>>;
-    fn wrap_exporter(e: Arc<dyn ExportQueue<Self>>) -> SignalExporter;
-    fn wrap_processor(p: Box<dyn Processor<Self>>) -> SignalProcessor;
 }
 
 macro_rules! signal_stages {
@@ -237,30 +235,9 @@ macro_rules! signal_stages {
                     _ => None,
                 }
             }
-            fn wrap_exporter(e: Arc<dyn ExportQueue<Self>>) -> SignalExporter {
-                SignalExporter::$ty(e)
-            }
-            fn wrap_processor(p: Box<dyn Processor<Self>>) -> SignalProcessor {
-                SignalProcessor::$ty(p)
-            }
         }
     };
 }
 signal_stages!(Traces);
 signal_stages!(Metrics);
 signal_stages!(Logs);
-
-/// Builds something generic over the signal for a signal known at run time.
-pub trait ForSignal {
-    type Output;
-    fn build<S: SignalStages>(self) -> Self::Output;
-}
-
-/// Calls `f.build::<S>()` for the `S` that `signal` names.
-pub fn for_signal<F: ForSignal>(signal: SignalKind, f: F) -> F::Output {
-    match signal {
-        SignalKind::Traces => f.build::<Traces>(),
-        SignalKind::Metrics => f.build::<Metrics>(),
-        SignalKind::Logs => f.build::<Logs>(),
-    }
-}

@@ -24,7 +24,8 @@ use serde_yaml_ng::Value;
 use crate::config::ComponentId;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::stage::BoxFuture;
-use crate::pipeline::{Batch, Consumer};
+use crate::pipeline::Batch;
+use crate::receiver::accounting::AccountedConsumer;
 use crate::registry::{
     parse_config, BuildError, ConfigIssue, Consumers, ParsedConfig, ReceiverFactory, Running,
 };
@@ -77,10 +78,8 @@ impl TelemetryHub {
     }
 }
 
-struct Out<S: Signal> {
-    consumer: Consumer<S>,
-    metrics: ReceiverMetrics,
-}
+/// One signal's pipelines with this receiver's accept/refuse counters.
+type Out<S> = AccountedConsumer<S>;
 
 struct Feed {
     id: String,
@@ -148,12 +147,8 @@ impl Feed {
     async fn send<S: Signal>(&self, out: &Out<S>, req: S::Request) {
         let batch = Batch::<S>::from_request(req);
         let n = batch.items() as u64;
-        match out.consumer.consume(batch).await {
-            Ok(()) => out.metrics.accepted.inc_by(n),
-            Err(e) => {
-                out.metrics.refused.inc_by(n);
-                tracing::warn!(receiver = %self.id, signal = %S::KIND, items = n, error = %e, "Pipeline refused Telemetry API data; it is dropped.");
-            }
+        if let Err(e) = out.consume(batch).await {
+            tracing::warn!(receiver = %self.id, signal = %S::KIND, items = n, error = %e, "Pipeline refused Telemetry API data; it is dropped.");
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Layers (imports point down only): [`service`] → [`config`], [`registry`] →
 //! components ([`receiver`], [`processor`], [`exporter`], [`extension`]) →
-//! [`pipeline`], [`telemetry`], [`otlp`].
+//! [`pipeline`], [`telemetry`], [`otlp`]. [`startup`] sits on top, beside the
+//! binaries that call it.
 
 pub mod aws;
 pub mod compression;
@@ -16,4 +17,5 @@ pub mod processor;
 pub mod receiver;
 pub mod registry;
 pub mod service;
+pub mod startup;
 pub mod telemetry;

@@ -128,3 +128,20 @@ pub async fn stop_signal() {
         _ = int.recv() => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_errors_keep_the_wording_the_binaries_print() {
+        let e = StartError::Metrics("cannot bind localhost:8888".into());
+        assert_eq!(
+            e.to_string(),
+            "self-metrics endpoint: cannot bind localhost:8888"
+        );
+        let e = StartError::from(BuildError::new("otlp", "address in use"));
+        assert_eq!(e.to_string(), "otlp: address in use");
+        assert!(std::error::Error::source(&e).is_none());
+    }
+}

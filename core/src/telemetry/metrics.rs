@@ -484,4 +484,28 @@ mod tests {
         assert!(text
             .contains("otelcol_processor_batch_batch_send_size_sum{processor=\"batch\"} 8222\n"));
     }
+
+    #[test]
+    fn handles_for_other_components_export_the_declared_families() {
+        let reg = Registry::default();
+        MemoryLimiterMetrics::new(&reg, "memory_limiter", SignalKind::Logs)
+            .refused
+            .inc_by(4);
+        RemoteWriteMetrics::new(&reg, "prometheusremotewrite", "http://x/api", 5)
+            .sent_batches
+            .inc();
+        persistent_queue_corrupted(&reg, "file_storage", "traces").inc_by(2);
+        let text = reg.encode();
+        for line in [
+            "# HELP otelcol_processor_memory_limiter_refused_log_records Number of items that were rejected by the memory limiter.\n",
+            "otelcol_processor_memory_limiter_refused_log_records{processor=\"memory_limiter\"} 4\n",
+            "# TYPE otelcol_exporter_prometheusremotewrite_consumers gauge\n",
+            "otelcol_exporter_prometheusremotewrite_consumers{exporter=\"prometheusremotewrite\",endpoint=\"http://x/api\"} 5\n",
+            "otelcol_exporter_prometheusremotewrite_sent_batches{exporter=\"prometheusremotewrite\",endpoint=\"http://x/api\"} 1\n",
+            "# TYPE tern_persistent_queue_corrupted_records counter\n",
+            "tern_persistent_queue_corrupted_records{storage=\"file_storage\",pipeline=\"traces\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+    }
 }

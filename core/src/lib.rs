@@ -2,12 +2,14 @@
 //!
 //! Layers (imports point down only; `tests/layers.rs` checks every file):
 //!
+//! 0. [`startup`]: process start-up shared by both binaries (runtime, logging,
+//!    self-metrics endpoint, the service, memory trimming, stop signal).
 //! 1. [`service`]: builds and runs a topology.
 //! 2. [`config`] (loading, merging, whole-document validation) and [`registry`]
 //!    (the table of factories).
 //! 3. The components: [`receiver`], [`processor`], [`exporter`], [`extension`].
 //!    A component never imports another component; shared machinery of a kind
-//!    sits at that kind's root (e.g. `exporter::helper`).
+//!    sits at that kind's root (e.g. `receiver::accounting`).
 //! 4. [`component`]: the contract between the service and the components
 //!    (factory traits, typed configs, the build context with its typed slots,
 //!    errors).
@@ -34,4 +36,5 @@ pub mod processor;
 pub mod receiver;
 pub mod registry;
 pub mod service;
+pub mod startup;
 pub mod telemetry;

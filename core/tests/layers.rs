@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// higher. A file may import modules of its own rank or greater.
 fn rank(first: &str, second: Option<&str>) -> Option<u8> {
     Some(match (first, second) {
+        ("startup", _) => 0,
         ("service", _) => 1,
         ("config", Some("id" | "issue" | "duration" | "tls" | "expand" | "telemetry")) => 7,
         ("config" | "registry", _) => 2,

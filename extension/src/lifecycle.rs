@@ -31,18 +31,6 @@ pub struct Lifecycle {
     pub wait_for_telemetry: bool,
 }
 
-/// Lambda bills and limits the sandbox by its resident memory: after a burst, hand
-/// back what the allocator keeps but no longer uses (when RSS exceeds the live heap by
-/// 16 MiB), before the freeze.
-fn release_memory_after_bursts() {
-    const SLACK: u64 = 16 * 1024 * 1024;
-    if let Some(rss) = tern_core::telemetry::rss_bytes() {
-        if rss > tern_alloc::allocated() + SLACK {
-            tern_alloc::release_free_memory();
-        }
-    }
-}
-
 /// Milliseconds since the epoch → an `Instant` (None when 0 or unreadable).
 fn deadline_instant(deadline_ms: u64) -> Option<Instant> {
     if deadline_ms == 0 {
@@ -182,7 +170,9 @@ impl Lifecycle {
         } else {
             tracing::debug!(reason, elapsed = ?started.elapsed(), "Flushed.");
         }
-        release_memory_after_bursts();
+        // Lambda bills and limits the sandbox by its resident memory: hand back
+        // what the allocator keeps but no longer uses before the freeze.
+        tern_core::startup::release_unused_memory();
     }
 
     async fn shutdown(&mut self, until: Instant) {

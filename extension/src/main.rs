@@ -12,15 +12,8 @@ static ALLOC: tern_alloc::Counting = tern_alloc::Counting;
 
 fn main() -> std::process::ExitCode {
     let exec = std::time::Instant::now();
-    tern_core::telemetry::set_heap_source(|| tern_core::telemetry::HeapStats {
-        allocated: tern_alloc::allocated(),
-        total_allocated: tern_alloc::total_allocated(),
-    });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    tern_core::startup::count_heap();
+    let runtime = match tern_core::startup::runtime(Some(2)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tern-extension: cannot start the async runtime: {e}");

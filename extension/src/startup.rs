@@ -10,8 +10,8 @@ use http_body_util::{BodyExt, Empty, Limited};
 use tern_core::config::{ConfigSource, ValidatedConfig};
 use tern_core::receiver::telemetryapi::TelemetryHub;
 use tern_core::registry::Registry;
-use tern_core::service::{BuildContext, Service};
-use tern_core::telemetry;
+use tern_core::service::BuildContext;
+use tern_core::startup;
 
 use crate::api::ExtensionsApi;
 use crate::flush::{FlushMode, FlushPolicy, SystemClock};
@@ -71,14 +71,7 @@ pub async fn run(exec: Instant) -> u8 {
         Ok(l) => load_config(l).await,
         Err(e) => Err(e),
     };
-    let (level, encoding) = match &loaded {
-        Ok((c, _)) => (
-            c.telemetry.log_level.clone(),
-            c.telemetry.log_encoding.clone(),
-        ),
-        Err(_) => ("info".to_string(), "console".to_string()),
-    };
-    telemetry::init_logging(&level, &encoding);
+    startup::init_logging(loaded.as_ref().ok().map(|(c, _)| &c.telemetry));
     let registered = match (registered, register) {
         (Some(r), _) => r,
         (None, Some(r)) => r.await,
@@ -112,18 +105,7 @@ pub async fn run(exec: Instant) -> u8 {
                 return init_error(&api, &id, "Extension.StartFailed", &msg).await;
             }
         };
-    telemetry::register_process_metrics(&ctx.telemetry, &cfg.telemetry, &telemetry::instance_id());
-    let metrics_server = match &cfg.telemetry.metrics_address {
-        Some(addr) => match telemetry::serve_metrics(addr, ctx.telemetry.clone()).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                let msg = format!("self-metrics endpoint: {e}");
-                return init_error(&api, &id, "Extension.StartFailed", &msg).await;
-            }
-        },
-        None => None,
-    };
-    let service = match Service::start(&cfg, ctx).await {
+    let started = match startup::start(&cfg, ctx).await {
         Ok(s) => s,
         Err(e) => return init_error(&api, &id, "Extension.StartFailed", &e.to_string()).await,
     };
@@ -164,7 +146,7 @@ pub async fn run(exec: Instant) -> u8 {
     let code = Lifecycle {
         api,
         id,
-        service: Some(service),
+        service: Some(started.service),
         settings: lambda,
         done,
         clock: Arc::new(SystemClock),
@@ -175,9 +157,7 @@ pub async fn run(exec: Instant) -> u8 {
     .run()
     .await;
     telemetry_server.shutdown(Duration::from_millis(50)).await;
-    if let Some(m) = metrics_server {
-        m.shutdown(Duration::from_millis(50)).await;
-    }
+    started.metrics.shutdown(Duration::from_millis(50)).await;
     code
 }
 

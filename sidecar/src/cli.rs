@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use tern_core::config::{self, ConfigSource};
+use tern_core::config::{self, ConfigSource, ValidatedConfig};
 use tern_core::registry::Registry;
-use tern_core::service::{BuildContext, Service};
-use tern_core::telemetry;
+use tern_core::service::BuildContext;
+use tern_core::startup;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -58,14 +58,9 @@ fn sources(cli: &Cli) -> Vec<ConfigSource> {
 pub fn run(cli: Cli) -> ExitCode {
     let registry = Registry::builtin();
     match &cli.command {
-        Some(Command::Validate) => match config::load_and_validate(&sources(&cli), &registry) {
+        Some(Command::Validate) => match load(&cli, &registry) {
             Ok(_) => ExitCode::SUCCESS,
-            Err(issues) => {
-                for i in issues {
-                    eprintln!("error: {i}");
-                }
-                ExitCode::from(1)
-            }
+            Err(code) => code,
         },
         Some(Command::Components) => {
             for kind in ["receivers", "processors", "exporters", "extensions"] {
@@ -90,92 +85,46 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn serve(cli: &Cli, registry: &Registry) -> anyhow::Result<ExitCode> {
-    let cfg = match config::load_and_validate(&sources(cli), registry) {
-        Ok(c) => c,
-        Err(issues) => {
-            for i in issues {
-                eprintln!("error: {i}");
-            }
-            return Ok(ExitCode::from(1));
+/// Loads and validates the config; on failure prints every issue and returns
+/// exit code 1.
+fn load(cli: &Cli, registry: &Registry) -> Result<ValidatedConfig, ExitCode> {
+    config::load_and_validate(&sources(cli), registry).map_err(|issues| {
+        for i in issues {
+            eprintln!("error: {i}");
         }
+        ExitCode::from(1)
+    })
+}
+
+fn serve(cli: &Cli, registry: &Registry) -> anyhow::Result<ExitCode> {
+    let cfg = match load(cli, registry) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
     };
-    telemetry::init_logging(&cfg.telemetry.log_level, &cfg.telemetry.log_encoding);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    startup::init_logging(Some(&cfg.telemetry));
+    let runtime = startup::runtime(None).context("starting the runtime")?;
     runtime.block_on(async move {
-        let ctx = BuildContext::default();
-        telemetry::register_process_metrics(
-            &ctx.telemetry,
-            &cfg.telemetry,
-            &telemetry::instance_id(),
-        );
-        let metrics_server = match &cfg.telemetry.metrics_address {
-            Some(addr) => Some(
-                telemetry::serve_metrics(addr, ctx.telemetry.clone())
-                    .await
-                    .map_err(anyhow::Error::msg)
-                    .context("self-metrics endpoint")?,
-            ),
-            None => None,
-        };
-        let service = Service::start(&cfg, ctx).await?;
-        tokio::spawn(release_memory_after_bursts());
+        let started = startup::start(&cfg, BuildContext::default()).await?;
+        tokio::spawn(startup::release_unused_memory_every(Duration::from_secs(1)));
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             "Everything is ready. Begin running and processing data."
         );
-        wait_for_signal().await;
+        startup::stop_signal().await;
         tracing::info!(timeout = ?cli.shutdown_timeout, "Received shutdown signal; draining.");
-        let started = Instant::now();
-        let report = service.shutdown(cli.shutdown_timeout).await;
-        if let Some(m) = metrics_server {
-            m.shutdown(Duration::from_millis(200)).await;
-        }
+        let began = Instant::now();
+        let report = started.service.shutdown(cli.shutdown_timeout).await;
+        started.metrics.shutdown(Duration::from_millis(200)).await;
         if report.unsent_items > 0 {
             tracing::error!(
                 unsent_items = report.unsent_items,
                 "Shutdown complete; some data could not be delivered."
             );
         } else {
-            tracing::info!(elapsed = ?started.elapsed(), "Shutdown complete.");
+            tracing::info!(elapsed = ?began.elapsed(), "Shutdown complete.");
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// After a burst, hand memory the allocator no longer uses back to the OS (checked
-/// every second; trimming only when RSS exceeds the live heap by 16 MiB).
-async fn release_memory_after_bursts() {
-    const SLACK: u64 = 16 * 1024 * 1024;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let Some(rss) = telemetry::rss_bytes() else {
-            continue;
-        };
-        if rss > tern_alloc::allocated() + SLACK {
-            tern_alloc::release_free_memory();
-        }
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("Cannot install signal handlers; running until killed.");
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }
 
 /// A blocking HTTP/1.1 GET without extra dependencies.

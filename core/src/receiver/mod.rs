@@ -1,4 +1,5 @@
 //! Receivers: accept telemetry from applications and hand it to pipelines.
 
+pub(crate) mod accounting;
 pub mod otlp;
 pub mod telemetryapi;

@@ -305,13 +305,10 @@ fn open_wal(
                 }
             })
             .collect();
-    let corrupted = ctx.telemetry.counter(
-        "tern_persistent_queue_corrupted_records",
-        "Records skipped when recovering a persistent queue (torn or damaged by a crash).",
-        &[
-            ("storage", &sid.to_string()),
-            ("pipeline", &p.id.to_string()),
-        ],
+    let corrupted = crate::telemetry::metrics::persistent_queue_corrupted(
+        &ctx.telemetry,
+        &sid.to_string(),
+        &p.id.to_string(),
     );
     let opened = store
         .open(&name, capacity.max(1), corrupted)

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::names::{self, Kind};
 use crate::otlp::SignalKind;
 
 /// A monotonically increasing count.
@@ -81,23 +82,6 @@ impl Histogram {
 
     pub fn count(&self) -> u64 {
         self.0.count.load(Ordering::Relaxed)
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-        }
     }
 }
 
@@ -335,7 +319,9 @@ fn escape_label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-// ---- Typed handles: the only places that name metrics. ----
+// ---- Typed handles, built from the declarations in `names`. ----
+
+pub use names::{BATCH_BYTES_BOUNDS, BATCH_SIZE_BOUNDS};
 
 /// `otelcol_receiver_*` for one receiver, transport and signal.
 #[derive(Clone, Debug)]
@@ -347,40 +333,11 @@ pub struct ReceiverMetrics {
 
 impl ReceiverMetrics {
     pub fn new(reg: &Registry, receiver: &str, transport: &str, signal: SignalKind) -> Self {
-        let l = [("receiver", receiver), ("transport", transport)];
-        let (a, r, f) = match signal {
-            SignalKind::Traces => (
-                "otelcol_receiver_accepted_spans",
-                "otelcol_receiver_refused_spans",
-                "otelcol_receiver_failed_spans",
-            ),
-            SignalKind::Metrics => (
-                "otelcol_receiver_accepted_metric_points",
-                "otelcol_receiver_refused_metric_points",
-                "otelcol_receiver_failed_metric_points",
-            ),
-            SignalKind::Logs => (
-                "otelcol_receiver_accepted_log_records",
-                "otelcol_receiver_refused_log_records",
-                "otelcol_receiver_failed_log_records",
-            ),
-        };
+        let l = [receiver, transport];
         ReceiverMetrics {
-            accepted: reg.counter(
-                a,
-                "Number of items successfully pushed into the pipeline.",
-                &l,
-            ),
-            refused: reg.counter(
-                r,
-                "Number of items that could not be pushed into the pipeline.",
-                &l,
-            ),
-            failed: reg.counter(
-                f,
-                "Number of items that failed to be processed by the receiver.",
-                &l,
-            ),
+            accepted: names::RECEIVER_ACCEPTED.of(signal).counter(reg, &l),
+            refused: names::RECEIVER_REFUSED.of(signal).counter(reg, &l),
+            failed: names::RECEIVER_FAILED.of(signal).counter(reg, &l),
         }
     }
 }
@@ -398,67 +355,18 @@ pub struct ExporterMetrics {
 
 impl ExporterMetrics {
     pub fn new(reg: &Registry, exporter: &str, signal: SignalKind) -> Self {
-        let l = [("exporter", exporter)];
-        let (s, f, e) = match signal {
-            SignalKind::Traces => (
-                "otelcol_exporter_sent_spans",
-                "otelcol_exporter_send_failed_spans",
-                "otelcol_exporter_enqueue_failed_spans",
-            ),
-            SignalKind::Metrics => (
-                "otelcol_exporter_sent_metric_points",
-                "otelcol_exporter_send_failed_metric_points",
-                "otelcol_exporter_enqueue_failed_metric_points",
-            ),
-            SignalKind::Logs => (
-                "otelcol_exporter_sent_log_records",
-                "otelcol_exporter_send_failed_log_records",
-                "otelcol_exporter_enqueue_failed_log_records",
-            ),
-        };
-        let q = [("exporter", exporter), ("data_type", signal.name())];
+        let l = [exporter];
+        let q = [exporter, signal.name()];
         ExporterMetrics {
-            sent: reg.counter(s, "Number of items successfully sent to destination.", &l),
-            send_failed: reg.counter(
-                f,
-                "Number of items in failed attempts to send to destination.",
-                &l,
-            ),
-            enqueue_failed: reg.counter(
-                e,
-                "Number of items failed to be added to the sending queue.",
-                &l,
-            ),
-            queue_size: reg.gauge(
-                "otelcol_exporter_queue_size",
-                "Current size of the retry queue (in batches).",
-                &q,
-            ),
-            queue_capacity: reg.gauge(
-                "otelcol_exporter_queue_capacity",
-                "Fixed capacity of the retry queue (in batches).",
-                &q,
-            ),
-            in_flight: reg.gauge(
-                "otelcol_exporter_in_flight_requests",
-                "Number of requests being sent.",
-                &q,
-            ),
+            sent: names::EXPORTER_SENT.of(signal).counter(reg, &l),
+            send_failed: names::EXPORTER_SEND_FAILED.of(signal).counter(reg, &l),
+            enqueue_failed: names::EXPORTER_ENQUEUE_FAILED.of(signal).counter(reg, &l),
+            queue_size: names::EXPORTER_QUEUE_SIZE.gauge(reg, &q),
+            queue_capacity: names::EXPORTER_QUEUE_CAPACITY.gauge(reg, &q),
+            in_flight: names::EXPORTER_IN_FLIGHT_REQUESTS.gauge(reg, &q),
         }
     }
 }
-
-/// Bucket bounds of `otelcol_processor_batch_batch_send_size` (upstream).
-pub const BATCH_SIZE_BOUNDS: &[f64] = &[
-    10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0,
-    6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0, 100000.0,
-];
-
-/// Bucket bounds of `otelcol_processor_batch_batch_send_size_bytes` (upstream: powers of two from 128).
-pub const BATCH_BYTES_BOUNDS: &[f64] = &[
-    128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 32768.0, 65536.0, 131072.0,
-    262144.0, 524288.0, 1048576.0, 2097152.0, 4194304.0, 8388608.0, 16777216.0,
-];
 
 /// The batch processor's metrics.
 #[derive(Clone, Debug)]
@@ -471,30 +379,12 @@ pub struct BatchMetrics {
 
 impl BatchMetrics {
     pub fn new(reg: &Registry, processor: &str) -> Self {
-        let l = [("processor", processor)];
+        let l = [processor];
         BatchMetrics {
-            send_size: reg.histogram(
-                "otelcol_processor_batch_batch_send_size",
-                "Number of units in the batch",
-                BATCH_SIZE_BOUNDS,
-                &l,
-            ),
-            send_size_bytes: reg.histogram(
-                "otelcol_processor_batch_batch_send_size_bytes",
-                "Number of bytes in batch that was sent.",
-                BATCH_BYTES_BOUNDS,
-                &l,
-            ),
-            size_trigger: reg.counter(
-                "otelcol_processor_batch_batch_size_trigger_send",
-                "Number of times the batch was sent due to a size trigger",
-                &l,
-            ),
-            timeout_trigger: reg.counter(
-                "otelcol_processor_batch_timeout_trigger_send",
-                "Number of times the batch was sent due to a timeout trigger",
-                &l,
-            ),
+            send_size: names::BATCH_SEND_SIZE.histogram(reg, &l),
+            send_size_bytes: names::BATCH_SEND_SIZE_BYTES.histogram(reg, &l),
+            size_trigger: names::BATCH_SIZE_TRIGGER_SEND.counter(reg, &l),
+            timeout_trigger: names::BATCH_TIMEOUT_TRIGGER_SEND.counter(reg, &l),
         }
     }
 }
@@ -508,35 +398,66 @@ pub struct ProcessorItemMetrics {
 
 impl ProcessorItemMetrics {
     pub fn new(reg: &Registry, processor: &str, signal: SignalKind) -> Self {
-        let l = [("processor", processor), ("otel_signal", signal.name())];
+        let l = [processor, signal.name()];
         ProcessorItemMetrics {
-            incoming: reg.counter(
-                "otelcol_processor_incoming_items",
-                "Number of items passed to the processor.",
-                &l,
-            ),
-            outgoing: reg.counter(
-                "otelcol_processor_outgoing_items",
-                "Number of items emitted from the processor.",
-                &l,
-            ),
+            incoming: names::PROCESSOR_INCOMING_ITEMS.counter(reg, &l),
+            outgoing: names::PROCESSOR_OUTGOING_ITEMS.counter(reg, &l),
         }
     }
 
     /// `otelcol_processor_dropped_{spans,metric_points,log_records}`: items a
     /// content processor dropped (filtered out, or a batch it failed on).
     pub fn dropped(reg: &Registry, processor: &str, signal: SignalKind) -> Counter {
-        let name = match signal {
-            SignalKind::Traces => "otelcol_processor_dropped_spans",
-            SignalKind::Metrics => "otelcol_processor_dropped_metric_points",
-            SignalKind::Logs => "otelcol_processor_dropped_log_records",
-        };
-        reg.counter(
-            name,
-            "Number of items dropped by the processor.",
-            &[("processor", processor)],
-        )
+        names::PROCESSOR_DROPPED
+            .of(signal)
+            .counter(reg, &[processor])
     }
+}
+
+/// `otelcol_processor_memory_limiter_{accepted,refused}_*` for one processor and signal.
+#[derive(Clone, Debug)]
+pub struct MemoryLimiterMetrics {
+    pub accepted: Counter,
+    pub refused: Counter,
+}
+
+impl MemoryLimiterMetrics {
+    pub fn new(reg: &Registry, processor: &str, signal: SignalKind) -> Self {
+        let l = [processor];
+        MemoryLimiterMetrics {
+            accepted: names::MEMORY_LIMITER_ACCEPTED.of(signal).counter(reg, &l),
+            refused: names::MEMORY_LIMITER_REFUSED.of(signal).counter(reg, &l),
+        }
+    }
+}
+
+/// The `prometheusremotewrite` exporter's own metrics; sets the `consumers` gauge.
+#[derive(Clone, Debug)]
+pub struct RemoteWriteMetrics {
+    pub failed_translations: Counter,
+    pub translated_time_series: Counter,
+    pub sent_batches: Counter,
+    pub delta_series_evicted: Counter,
+}
+
+impl RemoteWriteMetrics {
+    pub fn new(reg: &Registry, exporter: &str, endpoint: &str, consumers: usize) -> Self {
+        let l = [exporter, endpoint];
+        names::PRW_CONSUMERS
+            .gauge(reg, &l)
+            .set(i64::try_from(consumers).unwrap_or(i64::MAX));
+        RemoteWriteMetrics {
+            failed_translations: names::PRW_FAILED_TRANSLATIONS.counter(reg, &l),
+            translated_time_series: names::PRW_TRANSLATED_TIME_SERIES.counter(reg, &l),
+            sent_batches: names::PRW_SENT_BATCHES.counter(reg, &l),
+            delta_series_evicted: names::PRW_DELTA_SERIES_EVICTED.counter(reg, &l),
+        }
+    }
+}
+
+/// `tern_persistent_queue_corrupted_records` of one storage and pipeline.
+pub fn persistent_queue_corrupted(reg: &Registry, storage: &str, pipeline: &str) -> Counter {
+    names::PERSISTENT_QUEUE_CORRUPTED_RECORDS.counter(reg, &[storage, pipeline])
 }
 
 #[cfg(test)]
@@ -570,5 +491,29 @@ mod tests {
         );
         assert!(text
             .contains("otelcol_processor_batch_batch_send_size_sum{processor=\"batch\"} 8222\n"));
+    }
+
+    #[test]
+    fn handles_for_other_components_export_the_declared_families() {
+        let reg = Registry::default();
+        MemoryLimiterMetrics::new(&reg, "memory_limiter", SignalKind::Logs)
+            .refused
+            .inc_by(4);
+        RemoteWriteMetrics::new(&reg, "prometheusremotewrite", "http://x/api", 5)
+            .sent_batches
+            .inc();
+        persistent_queue_corrupted(&reg, "file_storage", "traces").inc_by(2);
+        let text = reg.encode();
+        for line in [
+            "# HELP otelcol_processor_memory_limiter_refused_log_records Number of items that were rejected by the memory limiter.\n",
+            "otelcol_processor_memory_limiter_refused_log_records{processor=\"memory_limiter\"} 4\n",
+            "# TYPE otelcol_exporter_prometheusremotewrite_consumers gauge\n",
+            "otelcol_exporter_prometheusremotewrite_consumers{exporter=\"prometheusremotewrite\",endpoint=\"http://x/api\"} 5\n",
+            "otelcol_exporter_prometheusremotewrite_sent_batches{exporter=\"prometheusremotewrite\",endpoint=\"http://x/api\"} 1\n",
+            "# TYPE tern_persistent_queue_corrupted_records counter\n",
+            "tern_persistent_queue_corrupted_records{storage=\"file_storage\",pipeline=\"traces\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
     }
 }

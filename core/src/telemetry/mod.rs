@@ -2,6 +2,7 @@
 //! process statistics, and log setup.
 
 pub mod metrics;
+pub mod names;
 
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
@@ -77,66 +78,45 @@ pub fn register_process_metrics(reg: &Registry, cfg: &TelemetryConfig, instance_
     }
     resource.sort();
     reg.add_scrape_hook(Box::new(move |out: &mut String| {
-        let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: f64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            metrics::write_sample(out, name, "", &[], None, v);
+        let header = |out: &mut String, m: &names::Metric| {
+            let _ = writeln!(
+                out,
+                "# HELP {} {}\n# TYPE {} {}",
+                m.name,
+                m.help,
+                m.name,
+                m.kind.as_str()
+            );
         };
-        let _ = writeln!(
-            out,
-            "# HELP target_info Target metadata\n# TYPE target_info gauge"
-        );
+        let gauge = |out: &mut String, m: &names::Metric, v: f64| {
+            header(out, m);
+            metrics::write_sample(out, m.name, "", &[], None, v);
+        };
+        header(out, &names::TARGET_INFO);
         let labels: Vec<String> = resource
             .iter()
             .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
             .collect();
-        let _ = writeln!(out, "target_info{{{}}} 1", labels.join(","));
-        gauge(
-            out,
-            "otelcol_process_uptime",
-            "Uptime of the process",
-            "counter",
-            started.elapsed().as_secs_f64(),
-        );
+        let _ = writeln!(out, "{}{{{}}} 1", names::TARGET_INFO.name, labels.join(","));
+        gauge(out, &names::PROCESS_UPTIME, started.elapsed().as_secs_f64());
         if let Some(cpu) = cpu_seconds() {
-            gauge(
-                out,
-                "otelcol_process_cpu_seconds",
-                "Total CPU user and system time in seconds",
-                "counter",
-                cpu,
-            );
+            gauge(out, &names::PROCESS_CPU_SECONDS, cpu);
         }
         if let Some(rss) = rss_bytes() {
-            gauge(
-                out,
-                "otelcol_process_memory_rss",
-                "Total physical memory (resident set size)",
-                "gauge",
-                rss as f64,
-            );
+            gauge(out, &names::PROCESS_MEMORY_RSS, rss as f64);
         }
         if let Some(h) = heap_stats() {
+            gauge(out, &names::PROCESS_HEAP_ALLOC_BYTES, h.allocated as f64);
             gauge(
                 out,
-                "otelcol_process_runtime_heap_alloc_bytes",
-                "Bytes of allocated heap objects (allocator statistic)",
-                "gauge",
-                h.allocated as f64,
-            );
-            gauge(
-                out,
-                "otelcol_process_runtime_total_alloc_bytes",
-                "Cumulative bytes allocated for heap objects",
-                "counter",
+                &names::PROCESS_TOTAL_ALLOC_BYTES,
                 h.total_allocated as f64,
             );
         }
         if let Some(vm) = proc_status_kb("VmSize:") {
             gauge(
                 out,
-                "otelcol_process_runtime_total_sys_memory_bytes",
-                "Total bytes of memory obtained from the OS (virtual size)",
-                "gauge",
+                &names::PROCESS_TOTAL_SYS_MEMORY_BYTES,
                 (vm * 1024) as f64,
             );
         }

@@ -28,7 +28,7 @@ use crate::component::{
 use crate::config::duration::GoDuration;
 use crate::otlp::SignalKind;
 use crate::pipeline::{Admission, ProcessError};
-use crate::telemetry::metrics::{Counter, Registry};
+use crate::telemetry::metrics::{Counter, MemoryLimiterMetrics};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -226,36 +226,6 @@ impl Admission for MemoryLimiterAdmission {
     }
 }
 
-fn counters(reg: &Registry, id: &str, signal: SignalKind) -> (Counter, Counter) {
-    let l = [("processor", id)];
-    let (a, r) = match signal {
-        SignalKind::Traces => (
-            "otelcol_processor_memory_limiter_accepted_spans",
-            "otelcol_processor_memory_limiter_refused_spans",
-        ),
-        SignalKind::Metrics => (
-            "otelcol_processor_memory_limiter_accepted_metric_points",
-            "otelcol_processor_memory_limiter_refused_metric_points",
-        ),
-        SignalKind::Logs => (
-            "otelcol_processor_memory_limiter_accepted_log_records",
-            "otelcol_processor_memory_limiter_refused_log_records",
-        ),
-    };
-    (
-        reg.counter(
-            a,
-            "Number of items successfully pushed into the next component.",
-            &l,
-        ),
-        reg.counter(
-            r,
-            "Number of items that were rejected by the memory limiter.",
-            &l,
-        ),
-    )
-}
-
 /// Factory of the `memory_limiter` processor.
 pub struct MemoryLimiterFactory;
 
@@ -308,7 +278,8 @@ impl ProcessorConfig for MemoryLimiterConfig {
         signal: SignalKind,
     ) -> Result<ProcessorStage, BuildError> {
         let limiter = self.limiter(id)?;
-        let (accepted, refused) = counters(&ctx.telemetry, &id.to_string(), signal);
+        let MemoryLimiterMetrics { accepted, refused } =
+            MemoryLimiterMetrics::new(&ctx.telemetry, &id.to_string(), signal);
         Ok(ProcessorStage::Admission(Arc::new(
             MemoryLimiterAdmission {
                 limiter,

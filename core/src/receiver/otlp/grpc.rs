@@ -183,7 +183,7 @@ impl<S: Signal> tower_service::Service<Request<Bytes>> for ExportHandler<S> {
             let batch = Batch::<S>::from_encoded(req.into_inner()).map_err(|e| {
                 Status::invalid_argument(format!("failed to unmarshal request: {e}"))
             })?;
-            match sink.accept(batch).await {
+            match sink.consume(batch).await {
                 // An empty Export*ServiceResponse encodes to zero bytes.
                 Ok(()) => Ok(Response::new(Bytes::new())),
                 Err(

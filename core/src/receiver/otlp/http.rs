@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::Body;
 use hyper::{header, Method, Request};
 
 use super::config::HttpConfig;
@@ -23,7 +23,12 @@ enum Format {
     Json,
 }
 
-struct Routes {
+/// The error type a request body may have.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The receiver's routes: path to signal, method, media type, encoding, body
+/// limit and status mapping. Serves any [`Body`], so it runs without a socket.
+pub(super) struct Router {
     traces: String,
     metrics: String,
     logs: String,
@@ -44,13 +49,7 @@ pub(super) async fn start(
             .map_err(|e| BuildError::new(id, e))?,
         None => None,
     };
-    let routes = Arc::new(Routes {
-        traces: HttpConfig::normalized(&cfg.traces_url_path),
-        metrics: HttpConfig::normalized(&cfg.metrics_url_path),
-        logs: HttpConfig::normalized(&cfg.logs_url_path),
-        limit: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
-        sinks,
-    });
+    let routes = Arc::new(Router::new(cfg, sinks));
     tracing::info!(receiver = %id, endpoint = %cfg.endpoint, "Starting HTTP server.");
     let handler: net::Handler = Arc::new(move |req| {
         let routes = routes.clone();
@@ -59,8 +58,23 @@ pub(super) async fn start(
     Ok(net::serve(listener, tls, handler, SHUTDOWN_GRACE))
 }
 
-impl Routes {
-    async fn handle(&self, req: Request<Incoming>) -> HttpResponse {
+impl Router {
+    pub(super) fn new(cfg: &HttpConfig, sinks: Sinks) -> Router {
+        Router {
+            traces: HttpConfig::normalized(&cfg.traces_url_path),
+            metrics: HttpConfig::normalized(&cfg.metrics_url_path),
+            logs: HttpConfig::normalized(&cfg.logs_url_path),
+            limit: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
+            sinks,
+        }
+    }
+
+    /// Answers one request.
+    pub(super) async fn handle<B>(&self, req: Request<B>) -> HttpResponse
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
         let path = req.uri().path();
         if path == self.traces {
             self.signal(req, self.sinks.traces.as_deref()).await
@@ -73,11 +87,11 @@ impl Routes {
         }
     }
 
-    async fn signal<S: Signal>(
-        &self,
-        req: Request<Incoming>,
-        sink: Option<&Sink<S>>,
-    ) -> HttpResponse {
+    async fn signal<S: Signal, B>(&self, req: Request<B>, sink: Option<&Sink<S>>) -> HttpResponse
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
         if req.method() != Method::POST {
             return response(
                 405,
@@ -185,7 +199,7 @@ impl Routes {
             Ok(b) => b,
             Err(msg) => return error(format, 400, code::INVALID_ARGUMENT, &msg, None),
         };
-        match sink.accept(batch).await {
+        match sink.consume(batch).await {
             Ok(()) => match format {
                 Format::Proto => response(200, "application/x-protobuf", Bytes::new()),
                 Format::Json => response(200, "application/json", Bytes::from_static(b"{}")),
@@ -249,4 +263,299 @@ fn error(
             .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full, StreamBody};
+    use hyper::body::Frame;
+    use hyper::{header, Request};
+    use prost::Message;
+
+    use super::super::config::HttpConfig;
+    use super::super::{RpcStatus, Sinks};
+    use super::Router;
+    use crate::compression::{compress, Encoding};
+    use crate::otlp::Traces;
+    use crate::receiver::accounting::testing::{channel_consumer, spans, spans_request};
+    use crate::receiver::accounting::AccountedConsumer;
+    use crate::telemetry::metrics::Registry;
+
+    const LIMIT: u64 = 1024;
+    const PROTO: &str = "application/x-protobuf";
+    const JSON: &str = "application/json";
+
+    /// State of the receiver's traces pipeline.
+    #[derive(Clone, Copy, Debug)]
+    enum Pipeline {
+        /// Room for one more batch.
+        Open,
+        /// Its channel is full: admission times out.
+        Full,
+        /// The pipeline task is gone.
+        Stopped,
+    }
+
+    struct Case {
+        name: &'static str,
+        method: &'static str,
+        path: &'static str,
+        content_type: Option<&'static str>,
+        encoding: Option<&'static str>,
+        body: Vec<u8>,
+        /// Send a `Content-Length` header.
+        length: bool,
+        pipeline: Pipeline,
+        status: u16,
+        response_type: &'static str,
+        retry_after: Option<&'static str>,
+        /// google.rpc.Status code of a protobuf error body.
+        grpc_code: Option<i32>,
+    }
+
+    impl Case {
+        fn post(name: &'static str, content_type: &'static str, body: Vec<u8>) -> Case {
+            Case {
+                name,
+                method: "POST",
+                path: "/v1/traces",
+                content_type: Some(content_type),
+                encoding: None,
+                body,
+                length: true,
+                pipeline: Pipeline::Open,
+                status: 200,
+                response_type: content_type,
+                retry_after: None,
+                grpc_code: None,
+            }
+        }
+        fn answers(mut self, status: u16, response_type: &'static str) -> Case {
+            self.status = status;
+            self.response_type = response_type;
+            self
+        }
+    }
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        compress(Encoding::Gzip, &[Bytes::copy_from_slice(b)], None).unwrap()
+    }
+
+    fn zstd(b: &[u8]) -> Vec<u8> {
+        compress(Encoding::Zstd, &[Bytes::copy_from_slice(b)], None).unwrap()
+    }
+
+    fn cases() -> Vec<Case> {
+        let one_span = spans_request(1);
+        let json_span =
+            br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a"}]}]}]}"#.to_vec();
+        let big = spans_request(2000);
+        assert!(big.len() as u64 > LIMIT);
+        let text = "text/plain";
+        let text_utf8 = "text/plain; charset=utf-8";
+        vec![
+            Case::post("protobuf accepted", PROTO, one_span.clone()),
+            Case::post("json accepted", JSON, json_span.clone()),
+            Case::post(
+                "media type parameters and case ignored",
+                "Application/JSON; charset=utf-8",
+                json_span.clone(),
+            )
+            .answers(200, JSON),
+            Case {
+                encoding: Some("gzip"),
+                ..Case::post("gzip body", PROTO, gzip(&one_span))
+            },
+            Case {
+                encoding: Some("zstd"),
+                ..Case::post("zstd body", JSON, zstd(&json_span))
+            },
+            Case {
+                method: "GET",
+                ..Case::post("wrong method", PROTO, Vec::new()).answers(405, text)
+            },
+            Case {
+                method: "PUT",
+                path: "/v1/logs",
+                ..Case::post("wrong method, other signal", JSON, Vec::new()).answers(405, text)
+            },
+            Case {
+                path: "/v1/unknown",
+                ..Case::post("unknown path", PROTO, one_span.clone()).answers(404, text_utf8)
+            },
+            Case {
+                path: "/v1/metrics",
+                ..Case::post("signal without a pipeline", PROTO, Vec::new()).answers(404, text_utf8)
+            },
+            Case::post("unsupported media type", "text/plain", one_span.clone()).answers(415, text),
+            Case {
+                content_type: None,
+                ..Case::post("no media type", PROTO, one_span.clone()).answers(415, text)
+            },
+            Case {
+                encoding: Some("br"),
+                grpc_code: Some(3),
+                ..Case::post("unsupported encoding", PROTO, one_span.clone()).answers(400, PROTO)
+            },
+            Case {
+                grpc_code: Some(3),
+                ..Case::post("too large by Content-Length", PROTO, big.clone()).answers(413, PROTO)
+            },
+            Case {
+                length: false,
+                grpc_code: Some(3),
+                ..Case::post("too large while reading", PROTO, big.clone()).answers(413, PROTO)
+            },
+            Case {
+                encoding: Some("gzip"),
+                grpc_code: Some(3),
+                ..Case::post("too large once decompressed", PROTO, gzip(&big)).answers(413, PROTO)
+            },
+            Case {
+                encoding: Some("gzip"),
+                grpc_code: Some(3),
+                ..Case::post("corrupt gzip", PROTO, b"not gzip".to_vec()).answers(400, PROTO)
+            },
+            Case {
+                grpc_code: Some(3),
+                ..Case::post("malformed protobuf", PROTO, vec![0x0a, 0xff]).answers(400, PROTO)
+            },
+            Case::post("malformed json", JSON, b"{\"resourceSpans\":".to_vec()).answers(400, JSON),
+            Case {
+                pipeline: Pipeline::Full,
+                retry_after: Some("1"),
+                grpc_code: Some(14),
+                ..Case::post("full pipeline", PROTO, one_span.clone()).answers(503, PROTO)
+            },
+            Case {
+                pipeline: Pipeline::Full,
+                retry_after: Some("1"),
+                ..Case::post("full pipeline, json", JSON, json_span.clone()).answers(503, JSON)
+            },
+            Case {
+                pipeline: Pipeline::Stopped,
+                retry_after: Some("1"),
+                grpc_code: Some(14),
+                ..Case::post("stopped pipeline", PROTO, one_span.clone()).answers(503, PROTO)
+            },
+            Case {
+                pipeline: Pipeline::Full,
+                ..Case::post(
+                    "empty request never reaches the pipeline",
+                    PROTO,
+                    Vec::new(),
+                )
+            },
+        ]
+    }
+
+    /// A router whose receiver feeds one traces pipeline in the given state.
+    fn router(
+        pipeline: Pipeline,
+        reg: &Registry,
+    ) -> (
+        Router,
+        Option<tokio::sync::mpsc::Receiver<crate::pipeline::Batch<Traces>>>,
+    ) {
+        let (consumer, rx) = channel_consumer::<Traces>(1);
+        // A full pipeline is filled by the caller (consuming is async).
+        let rx = match pipeline {
+            Pipeline::Open | Pipeline::Full => Some(rx),
+            Pipeline::Stopped => None,
+        };
+        let sinks = Sinks {
+            traces: Some(Arc::new(AccountedConsumer::new(
+                consumer, reg, "otlp", "http",
+            ))),
+            metrics: None,
+            logs: None,
+        };
+        let cfg = HttpConfig {
+            max_request_body_size: LIMIT,
+            ..HttpConfig::default()
+        };
+        (Router::new(&cfg, sinks), rx)
+    }
+
+    #[tokio::test]
+    async fn routes_requests_to_the_answers_upstream_gives() {
+        for case in cases() {
+            let reg = Registry::default();
+            let (router, _rx) = router(case.pipeline, &reg);
+            if let Pipeline::Full = case.pipeline {
+                let traces = router.sinks.traces.as_ref().unwrap();
+                traces.consumer.consume(spans(1)).await.unwrap();
+            }
+            let mut req = Request::builder().method(case.method).uri(case.path);
+            if let Some(t) = case.content_type {
+                req = req.header(header::CONTENT_TYPE, t);
+            }
+            if let Some(e) = case.encoding {
+                req = req.header(header::CONTENT_ENCODING, e);
+            }
+            if case.length {
+                req = req.header(header::CONTENT_LENGTH, case.body.len());
+            }
+            let resp = if case.length {
+                let req = req.body(Full::new(Bytes::from(case.body))).unwrap();
+                router.handle(req).await
+            } else {
+                // A chunked body: the limit applies while reading.
+                let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = case
+                    .body
+                    .chunks(100)
+                    .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+                    .collect();
+                let body = StreamBody::new(futures_util::stream::iter(chunks));
+                router.handle(req.body(body).unwrap()).await
+            };
+            let name = case.name;
+            assert_eq!(resp.status().as_u16(), case.status, "{name}");
+            assert_eq!(
+                resp.headers()[header::CONTENT_TYPE],
+                case.response_type,
+                "{name}"
+            );
+            assert_eq!(
+                resp.headers()
+                    .get(header::RETRY_AFTER)
+                    .map(|v| v.to_str().unwrap()),
+                case.retry_after,
+                "{name}"
+            );
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            if let Some(code) = case.grpc_code {
+                let status = RpcStatus::decode(body.clone()).unwrap();
+                assert_eq!(status.code, code, "{name}: {}", status.message);
+            }
+            if case.status == 200 && case.response_type == JSON {
+                assert_eq!(&body[..], b"{}", "{name}");
+            }
+            if case.status == 200 && case.response_type == PROTO {
+                assert!(body.is_empty(), "{name}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn counts_accepted_and_refused_spans() {
+        let reg = Registry::default();
+        let (router, _rx) = router(Pipeline::Open, &reg);
+        let post = |n| {
+            Request::post("/v1/traces")
+                .header(header::CONTENT_TYPE, PROTO)
+                .body(Full::new(Bytes::from(spans_request(n))))
+                .unwrap()
+        };
+        assert_eq!(router.handle(post(3)).await.status(), 200);
+        assert_eq!(router.handle(post(2)).await.status(), 503);
+        let text = reg.encode();
+        assert!(text
+            .contains("otelcol_receiver_accepted_spans{receiver=\"otlp\",transport=\"http\"} 3\n"));
+        assert!(text
+            .contains("otelcol_receiver_refused_spans{receiver=\"otlp\",transport=\"http\"} 2\n"));
+    }
 }

@@ -5,7 +5,6 @@ pub mod config;
 mod grpc;
 mod http;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,10 +15,9 @@ use crate::component::{
     parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, Consumers, ReceiverConfig,
     ReceiverFactory, Running,
 };
-use crate::otlp::{Signal, SignalKind};
+use crate::otlp::SignalKind;
 use crate::pipeline::stage::BoxFuture;
-use crate::pipeline::{Batch, ConsumeError, Consumer};
-use crate::telemetry::metrics::ReceiverMetrics;
+use crate::receiver::accounting::{AccountedConsumer, AccountedConsumers};
 use config::OtlpReceiverConfig;
 
 /// How long open requests may take to finish at shutdown.
@@ -95,63 +93,14 @@ impl Running for RunningOtlp {
 }
 
 /// One signal's destination with its receiver metrics.
-pub(crate) struct Sink<S: Signal> {
-    consumer: Consumer<S>,
-    metrics: ReceiverMetrics,
-}
-
-impl<S: Signal> Sink<S> {
-    /// Hands a decoded or scanned batch to the pipelines and records the outcome.
-    pub(crate) async fn accept(&self, batch: Batch<S>) -> Result<(), ConsumeError> {
-        let n = batch.items() as u64;
-        if n == 0 {
-            return Ok(());
-        }
-        match self.consumer.consume(batch).await {
-            Ok(()) => {
-                self.metrics.accepted.inc_by(n);
-                Ok(())
-            }
-            Err(e) => {
-                self.metrics.refused.inc_by(n);
-                Err(e)
-            }
-        }
-    }
-}
+pub(crate) type Sink<S> = AccountedConsumer<S>;
 
 /// The three signals' sinks of one transport.
-#[derive(Clone)]
-pub(crate) struct Sinks {
-    pub traces: Option<Arc<Sink<crate::otlp::Traces>>>,
-    pub metrics: Option<Arc<Sink<crate::otlp::Metrics>>>,
-    pub logs: Option<Arc<Sink<crate::otlp::Logs>>>,
-}
+pub(crate) type Sinks = AccountedConsumers;
 
 impl Sinks {
     fn new(ctx: &BuildContext, id: &ComponentId, transport: &str, c: &Consumers) -> Sinks {
-        let name = id.to_string();
-        let reg = &ctx.telemetry;
-        Sinks {
-            traces: c.traces.clone().map(|consumer| {
-                Arc::new(Sink {
-                    consumer,
-                    metrics: ReceiverMetrics::new(reg, &name, transport, SignalKind::Traces),
-                })
-            }),
-            metrics: c.metrics.clone().map(|consumer| {
-                Arc::new(Sink {
-                    consumer,
-                    metrics: ReceiverMetrics::new(reg, &name, transport, SignalKind::Metrics),
-                })
-            }),
-            logs: c.logs.clone().map(|consumer| {
-                Arc::new(Sink {
-                    consumer,
-                    metrics: ReceiverMetrics::new(reg, &name, transport, SignalKind::Logs),
-                })
-            }),
-        }
+        AccountedConsumers::wrap(c, &ctx.telemetry, &id.to_string(), transport)
     }
 }
 

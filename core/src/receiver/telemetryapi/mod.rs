@@ -27,8 +27,8 @@ use crate::component::{
 };
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::stage::BoxFuture;
-use crate::pipeline::{Batch, Consumer};
-use crate::telemetry::metrics::ReceiverMetrics;
+use crate::pipeline::Batch;
+use crate::receiver::accounting::AccountedConsumer;
 use config::TelemetryApiConfig;
 use record::Event;
 use translate::Translator;
@@ -73,10 +73,8 @@ impl TelemetryHub {
     }
 }
 
-struct Out<S: Signal> {
-    consumer: Consumer<S>,
-    metrics: ReceiverMetrics,
-}
+/// One signal's pipelines with this receiver's accept/refuse counters.
+type Out<S> = AccountedConsumer<S>;
 
 struct Feed {
     id: String,
@@ -144,12 +142,8 @@ impl Feed {
     async fn send<S: Signal>(&self, out: &Out<S>, req: S::Request) {
         let batch = Batch::<S>::from_request(req);
         let n = batch.items() as u64;
-        match out.consumer.consume(batch).await {
-            Ok(()) => out.metrics.accepted.inc_by(n),
-            Err(e) => {
-                out.metrics.refused.inc_by(n);
-                tracing::warn!(receiver = %self.id, signal = %S::KIND, items = n, error = %e, "Pipeline refused Telemetry API data; it is dropped.");
-            }
+        if let Err(e) = out.consume(batch).await {
+            tracing::warn!(receiver = %self.id, signal = %S::KIND, items = n, error = %e, "Pipeline refused Telemetry API data; it is dropped.");
         }
     }
 }
@@ -193,18 +187,9 @@ impl ReceiverConfig for TelemetryApiConfig {
                 id: name.clone(),
                 resource: translate::lambda_resource(&lookup),
                 translator: Mutex::new(Translator::new(function)),
-                traces: consumers.traces.map(|consumer| Out {
-                    consumer,
-                    metrics: ReceiverMetrics::new(reg, &name, "http", SignalKind::Traces),
-                }),
-                metrics: consumers.metrics.map(|consumer| Out {
-                    consumer,
-                    metrics: ReceiverMetrics::new(reg, &name, "http", SignalKind::Metrics),
-                }),
-                logs: consumers.logs.map(|consumer| Out {
-                    consumer,
-                    metrics: ReceiverMetrics::new(reg, &name, "http", SignalKind::Logs),
-                }),
+                traces: consumers.traces.map(|c| Out::new(c, reg, &name, "http")),
+                metrics: consumers.metrics.map(|c| Out::new(c, reg, &name, "http")),
+                logs: consumers.logs.map(|c| Out::new(c, reg, &name, "http")),
             });
             hub.add(feed.clone());
             Ok(Box::new(RunningFeed { hub, feed }) as Box<dyn Running>)

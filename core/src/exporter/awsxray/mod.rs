@@ -22,7 +22,7 @@ use serde_yaml_ng::Value;
 use crate::aws::{AssumeRole, AwsOptions};
 use crate::config::duration::GoDuration;
 use crate::config::ComponentId;
-use crate::exporter::helper::QueuedExporter;
+use crate::exporter::queue::QueuedExporter;
 use crate::otlp::{Logs, Metrics, SignalKind, Traces};
 use crate::pipeline::stage::ExportQueue;
 use crate::registry::{
@@ -111,7 +111,6 @@ impl AwsXrayFactory {
             proxy: Some(c.proxy_address.clone()).filter(|p| !p.is_empty()),
             workers: c.num_workers.max(1),
             attempt_timeout: Duration::from_secs(c.request_timeout_seconds.max(1)),
-            max_attempts: c.max_retries,
         };
         let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()

@@ -5,17 +5,16 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use super::helper::{ExportClient, ExportError, QueuedExporter};
+use super::queue::{ExportClient, ExportError, QueuedExporter};
 use super::{parse_compression, CommonSettings};
-use crate::compression::{compress, Encoding};
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
 use crate::config::ComponentId;
+use crate::http::HttpSender;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::stage::ExportQueue;
 use crate::pipeline::Batch;
@@ -165,22 +164,16 @@ impl OtlpHttpFactory {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| BuildError::new(id, format!("invalid URL {url:?}: {e}")))?;
-        let client = super::https_client(&c.tls).map_err(|e| BuildError::new(id, e))?;
-        let mut headers = header::HeaderMap::new();
-        for (k, v) in &c.headers {
-            let name =
-                header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| BuildError::new(id, e))?;
-            let value = header::HeaderValue::from_str(v)
-                .map_err(|e| BuildError::new(id, format!("header {k}: {e}")))?;
-            headers.insert(name, value);
-        }
         let encoding = parse_compression(&c.compression).map_err(|e| BuildError::new(id, e))?;
-        let sender = HttpSender::<S> {
-            client,
-            uri,
-            headers,
-            encoding,
-            level: c.compression_params.level,
+        let http = HttpSender::new(uri, &c.tls)
+            .map_err(|e| BuildError::new(id, e))?
+            .default_header(header::CONTENT_TYPE, "application/x-protobuf")
+            .default_header(header::USER_AGENT, USER_AGENT)
+            .configured_headers(&c.headers)
+            .map_err(|e| BuildError::new(id, e))?
+            .compression(encoding, c.compression_params.level);
+        let sender = OtlpHttpClient::<S> {
+            http,
             _s: PhantomData,
         };
         let metrics = ExporterMetrics::new(&ctx.telemetry, &id.to_string(), S::KIND);
@@ -235,74 +228,33 @@ impl ExporterFactory for OtlpHttpFactory {
     }
 }
 
-struct HttpSender<S> {
-    client: super::HttpsClient,
-    uri: hyper::Uri,
-    headers: header::HeaderMap,
-    encoding: Encoding,
-    level: Option<i32>,
+/// `User-Agent` of OTLP/HTTP requests.
+pub const USER_AGENT: &str = concat!("Tern/", env!("CARGO_PKG_VERSION"));
+
+/// The exporter's [`ExportClient`]: one OTLP/HTTP POST per batch.
+struct OtlpHttpClient<S> {
+    http: HttpSender,
     _s: PhantomData<fn() -> S>,
 }
 
-/// Statuses worth retrying: 408, 429 and every 5xx.
-pub fn is_retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
-}
-
-impl<S: Signal> ExportClient<S> for HttpSender<S> {
+impl<S: Signal> ExportClient<S> for OtlpHttpClient<S> {
     type Request = Bytes;
 
     fn encode(&self, batch: Batch<S>) -> Result<Bytes, ExportError> {
-        let parts = batch.encoded_parts();
-        compress(self.encoding, &parts, self.level)
-            .map(Bytes::from)
+        self.http
+            .compress(&batch.encoded_parts())
             .map_err(|e| ExportError::permanent(format!("compression failed: {e}")))
     }
 
-    async fn send(&self, body: &Bytes) -> Result<(), ExportError> {
-        let mut req = hyper::Request::post(self.uri.clone())
-            .header(header::CONTENT_TYPE, "application/x-protobuf")
-            .header(
-                header::USER_AGENT,
-                concat!("Tern/", env!("CARGO_PKG_VERSION")),
-            )
-            .header(header::CONTENT_LENGTH, body.len());
-        if self.encoding != Encoding::Identity {
-            let name = match self.encoding {
-                Encoding::Gzip => "gzip",
-                Encoding::Zstd => "zstd",
-                Encoding::Deflate => "deflate",
-                Encoding::Identity => "identity",
-            };
-            req = req.header(header::CONTENT_ENCODING, name);
-        }
-        let mut req = req
-            .body(Full::new(body.clone()))
-            .map_err(|e| ExportError::permanent(e.to_string()))?;
-        for (k, v) in &self.headers {
-            req.headers_mut().insert(k.clone(), v.clone());
-        }
-        let resp =
-            self.client.request(req).await.map_err(|e| {
-                ExportError::retryable(format!("failed to make an HTTP request: {e}"))
-            })?;
-        let answer = crate::exporter::HttpAnswer::read(resp).await;
-        if answer.is_success() {
-            return Ok(());
-        }
-        let (status, retry_after) = (answer.status, answer.retry_after);
-        let message = format!(
-            "error exporting items, request to {} responded with HTTP Status Code {status}: {}",
-            self.uri,
-            answer.excerpt()
-        );
-        if is_retryable_status(status) {
-            Err(ExportError::Retryable {
-                message,
-                retry_after,
-            })
-        } else {
-            Err(ExportError::Permanent { message })
+    async fn send(&self, body: &mut Bytes) -> Result<(), ExportError> {
+        match self.http.send(body.clone()).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(ExportError::from_http(e, |status, excerpt| {
+                format!(
+                    "error exporting items, request to {} responded with HTTP Status Code {status}: {excerpt}",
+                    self.http.uri()
+                )
+            })),
         }
     }
 }

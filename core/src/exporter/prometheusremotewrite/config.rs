@@ -9,7 +9,7 @@ use serde_yaml_ng::Value;
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
 use crate::config::ComponentId;
-use crate::exporter::helper::{QueueSettings, RetrySettings};
+use crate::exporter::queue::{QueueSettings, RetrySettings};
 use crate::registry::{ConfigIssue, Validate};
 
 use super::naming::label_name;
@@ -232,7 +232,7 @@ impl PrwConfig {
             .max(1)
     }
 
-    /// The helper queue: one consumer, so batches (and each series' points) leave in order.
+    /// The sending queue: one consumer, so batches (and each series' points) leave in order.
     pub fn queue(&self) -> QueueSettings {
         QueueSettings {
             enabled: self.remote_write_queue.enabled,

@@ -639,6 +639,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn status_policy_retries_408_429_and_above_499() {
+        for (status, want) in [
+            (400, StatusClass::Permanent),
+            (403, StatusClass::Permanent),
+            (408, StatusClass::Retryable),
+            (429, StatusClass::Retryable),
+            (500, StatusClass::Retryable),
+            (503, StatusClass::Retryable),
+            (600, StatusClass::Retryable),
+        ] {
+            assert_eq!(STATUS_POLICY.classify(status, &[]), want, "status {status}");
+        }
+    }
+
     #[tokio::test]
     async fn at_most_50_documents_per_call() {
         let (url, calls) = fake_xray(vec![], 0).await;
@@ -667,6 +682,20 @@ mod tests {
         let total: usize = calls.lock().unwrap().iter().sum();
         assert_eq!(total, 120 + left);
         assert_eq!(s.failed_items(&req), 0);
+    }
+
+    #[tokio::test]
+    async fn the_sdk_does_not_retry_on_its_own() {
+        // Every call answered 503 / throttled: one call per send, the queue's
+        // retry loop decides when to call again.
+        let (url, calls) = fake_xray(vec![503, 429, 503], 0).await;
+        let s = sender(&url);
+        let mut req = encode_request("t", &s.translator, &spans(10));
+        assert!(s.send(&mut req).await.unwrap_err().is_retryable());
+        assert_eq!(*calls.lock().unwrap(), vec![10]);
+        assert!(s.send(&mut req).await.unwrap_err().is_retryable());
+        assert_eq!(*calls.lock().unwrap(), vec![10, 10]);
+        assert_eq!(req.pending().len(), 10);
     }
 
     #[tokio::test]

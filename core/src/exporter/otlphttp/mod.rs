@@ -258,3 +258,109 @@ impl<S: Signal> ExportClient<S> for OtlpHttpClient<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The exporter end to end against an in-process server: the queue's retry
+    //! waits at least the `Retry-After` the backend asked for.
+
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    use super::*;
+    use crate::compression::Encoding;
+    use crate::exporter::queue::{ExporterSettings, QueueSettings, RetrySettings};
+    use crate::telemetry::metrics::Registry;
+
+    /// Answers 503 with `Retry-After: 1` first, then 200; records arrival times.
+    async fn busy_once() -> (String, Arc<Mutex<Vec<Instant>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let a2 = arrivals.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let arrivals = a2.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let arrivals = arrivals.clone();
+                        async move {
+                            let _ = req.into_body().collect().await.unwrap();
+                            let first = {
+                                let mut a = arrivals.lock().unwrap();
+                                a.push(Instant::now());
+                                a.len() == 1
+                            };
+                            let resp = if first {
+                                hyper::Response::builder()
+                                    .status(503)
+                                    .header(header::RETRY_AFTER, "1")
+                            } else {
+                                hyper::Response::builder().status(200)
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                resp.body(Full::new(Bytes::new())).unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (url, arrivals)
+    }
+
+    #[tokio::test]
+    async fn the_retry_waits_for_retry_after() {
+        let (url, arrivals) = busy_once().await;
+        let http = HttpSender::new(
+            format!("{url}/v1/traces").parse().unwrap(),
+            &ClientTls::default(),
+        )
+        .unwrap()
+        .compression(Encoding::Gzip, None);
+        let client = OtlpHttpClient::<Traces> {
+            http,
+            _s: PhantomData,
+        };
+        let settings = ExporterSettings {
+            id: "otlphttp".into(),
+            timeout: Duration::from_secs(5),
+            queue: QueueSettings::default(),
+            retry: RetrySettings {
+                initial_interval: GoDuration::from_millis(1),
+                max_interval: GoDuration::from_millis(5),
+                ..Default::default()
+            },
+        };
+        let reg = Registry::default();
+        let metrics = ExporterMetrics::new(&reg, "otlphttp", SignalKind::Traces);
+        let q = QueuedExporter::start(settings, client, metrics.clone());
+        let batch = Batch::<Traces>::from_request(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default(); 3],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+        q.enqueue(batch).await.unwrap();
+        let out = q.drain(Instant::now() + Duration::from_secs(10)).await;
+        assert_eq!(out.unsent_items, 0);
+        assert_eq!(metrics.sent.get(), 3);
+        let a = arrivals.lock().unwrap();
+        assert_eq!(a.len(), 2);
+        let gap = a[1] - a[0];
+        assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
+    }
+}

@@ -286,3 +286,29 @@ fn mark(done: &mut [bool], i: usize) {
         *d = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_write_status_policy() {
+        use StatusClass::{Permanent, Retryable, Success};
+        let table: &[(u16, &[u8], StatusClass)] = &[
+            (200, b"", Success),
+            (204, b"", Success),
+            (400, b"out of order sample", Permanent),
+            (400, b"duplicate sample for timestamp", Permanent),
+            (401, b"", Permanent),
+            (404, b"", Permanent),
+            (408, b"", Permanent),
+            (413, b"", Permanent),
+            (429, b"", Retryable),
+            (500, b"", Retryable),
+            (503, b"", Retryable),
+        ];
+        for &(status, body, want) in table {
+            assert_eq!(STATUS_POLICY.classify(status, body), want, "status {status}");
+        }
+    }
+}

@@ -82,15 +82,20 @@ impl HttpSender {
     /// A sender to `uri` with a new client (TLS from `tls`), no headers, no
     /// compression, no signer and the default status rules.
     pub fn new(uri: hyper::Uri, tls: &ClientTls) -> Result<Self, String> {
-        Ok(HttpSender {
-            client: https_client(tls)?,
+        Ok(Self::with_client(uri, https_client(tls)?))
+    }
+
+    /// A sender to `uri` over an existing client (shares its connection pool).
+    pub fn with_client(uri: hyper::Uri, client: HttpsClient) -> Self {
+        HttpSender {
+            client,
             uri,
             headers: HeaderMap::new(),
             encoding: Encoding::Identity,
             level: None,
             signer: None,
             policy: StatusPolicy::DEFAULT,
-        })
+        }
     }
 
     /// Adds a default header (the protocol's: content type, user agent, …).
@@ -451,5 +456,78 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("failed to make an HTTP request: "));
+    }
+
+    /// A CONNECT proxy that tunnels every request to `backend`, recording the
+    /// request lines and headers it got.
+    async fn connect_proxy(backend: String) -> (u16, Arc<Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+        let h2 = heads.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut client, _) = listener.accept().await.unwrap();
+                let (heads, backend) = (h2.clone(), backend.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        client.read_exact(&mut byte).await.unwrap();
+                        head.push(byte[0]);
+                    }
+                    heads.lock().unwrap().push(String::from_utf8(head).unwrap());
+                    let mut upstream = tokio::net::TcpStream::connect(backend).await.unwrap();
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                });
+            }
+        });
+        (port, heads)
+    }
+
+    #[tokio::test]
+    async fn requests_tunnel_through_the_proxy_the_rules_pick() {
+        use hyper_util::client::proxy::matcher::Matcher;
+        let (backend, log) = server(vec![]).await;
+        let backend_addr = backend.authority().unwrap().to_string();
+        let (proxy_port, heads) = connect_proxy(backend_addr).await;
+        let rules = Matcher::builder()
+            .http(format!("http://u:p@127.0.0.1:{proxy_port}"))
+            .no("direct.test")
+            .build();
+        let client = super::super::client::https_client_via(
+            &ClientTls::default(),
+            super::super::ProxyConnector::new(Some(rules)),
+        )
+        .unwrap();
+        let sender =
+            HttpSender::with_client("http://backend.test/v1/push".parse().unwrap(), client)
+                .default_header(header::CONTENT_TYPE, "application/x-protobuf");
+        sender.send(Bytes::from_static(b"via proxy")).await.unwrap();
+
+        let heads = heads.lock().unwrap();
+        assert_eq!(heads.len(), 1);
+        assert!(
+            heads[0].starts_with("CONNECT backend.test:80 HTTP/1.1\r\n"),
+            "{}",
+            heads[0]
+        );
+        assert!(
+            heads[0].contains("Proxy-Authorization: Basic dTpw\r\n"),
+            "{}",
+            heads[0]
+        );
+        let log = log.lock().unwrap();
+        assert_eq!(&log[0].body[..], b"via proxy");
+        assert_eq!(log[0].headers[header::HOST], "backend.test");
+        assert_eq!(
+            log[0].headers[header::CONTENT_TYPE],
+            "application/x-protobuf"
+        );
     }
 }

@@ -308,7 +308,11 @@ mod tests {
             (503, b"", Retryable),
         ];
         for &(status, body, want) in table {
-            assert_eq!(STATUS_POLICY.classify(status, body), want, "status {status}");
+            assert_eq!(
+                STATUS_POLICY.classify(status, body),
+                want,
+                "status {status}"
+            );
         }
     }
 }

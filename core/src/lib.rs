@@ -29,6 +29,7 @@ pub mod compression;
 pub mod config;
 pub mod exporter;
 pub mod extension;
+pub mod http;
 pub mod net;
 pub mod otlp;
 pub mod pipeline;

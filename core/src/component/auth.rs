@@ -6,21 +6,10 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
-
 use super::{BuildContext, BuildError};
 use crate::config::id::ComponentId;
-use crate::pipeline::stage::BoxFuture;
 
-/// Signs (or otherwise authenticates) one outgoing request over its exact body.
-pub trait RequestSigner: Send + Sync {
-    fn sign<'a>(
-        &'a self,
-        req: &'a mut http::Request<Full<Bytes>>,
-        body: &'a [u8],
-    ) -> BoxFuture<'a, Result<(), String>>;
-}
+pub use crate::http::RequestSigner;
 
 /// A started authenticator extension.
 pub trait HttpAuthenticator: Send + Sync {

@@ -3,9 +3,12 @@
 //! datagrams to an X-Ray daemon. The encoded request keeps which documents are
 //! still to send, so a retry resends only those: documents the API reported in
 //! `UnprocessedTraceSegments` are retried once, then counted as failed.
+//!
+//! One retry layer: the SDK's own retries are off, so the queue's
+//! `retry_on_failure` (backoff, `Retry-After`) decides every retry; SDK errors
+//! are classified with the shared HTTP [`StatusPolicy`].
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_xray::error::SdkError;
@@ -17,7 +20,8 @@ use tokio::sync::OnceCell;
 
 use super::translate::{Document, IdGen, Translator};
 use crate::aws::{AwsError, AwsOptions};
-use crate::exporter::helper::{ExportClient, ExportError};
+use crate::exporter::queue::{ExportClient, ExportError};
+use crate::http::{StatusClass, StatusPolicy};
 use crate::otlp::Traces;
 use crate::pipeline::Batch;
 
@@ -36,7 +40,7 @@ pub struct XrayRequest {
     docs: Vec<Document>,
     /// Span index of each document (a LOCAL_ROOT dependency span has two).
     doc_span: Vec<u32>,
-    state: Mutex<SendState>,
+    state: SendState,
 }
 
 #[derive(Debug)]
@@ -50,10 +54,6 @@ struct SendState {
 }
 
 impl XrayRequest {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SendState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Documents of this request (for tests and benchmarks).
     pub fn documents(&self) -> &[Document] {
         &self.docs
@@ -61,12 +61,12 @@ impl XrayRequest {
 
     /// Spans counted as failed so far.
     pub fn failed_spans(&self) -> u64 {
-        self.lock().failed
+        self.state.failed
     }
 
     /// Document indices still to send.
-    pub fn pending(&self) -> Vec<u32> {
-        self.lock().pending.clone()
+    pub fn pending(&self) -> &[u32] {
+        &self.state.pending
     }
 }
 
@@ -130,12 +130,12 @@ pub fn encode_request(
     XrayRequest {
         docs,
         doc_span,
-        state: Mutex::new(SendState {
+        state: SendState {
             pending: (0..n as u32).collect(),
             retried: vec![false; n],
             failed_span,
             failed,
-        }),
+        },
     }
 }
 
@@ -175,16 +175,15 @@ impl ExportClient<Traces> for XraySender {
         Ok(encode_request(&self.id, &self.translator, &req))
     }
 
-    async fn send(&self, req: &XrayRequest) -> Result<(), ExportError> {
-        let pending = req.lock().pending.clone();
-        if pending.is_empty() {
+    async fn send(&self, req: &mut XrayRequest) -> Result<(), ExportError> {
+        if req.state.pending.is_empty() {
             return Ok(());
         }
         let attempt = match &self.backend {
-            Backend::Api(api) => api.send(req, &pending).await,
-            Backend::Udp(udp) => udp.send(req, &pending).await,
+            Backend::Api(api) => api.send(req, &req.state.pending).await,
+            Backend::Udp(udp) => udp.send(req, &req.state.pending).await,
         };
-        let mut st = req.lock();
+        let st = &mut req.state;
         let mut next = attempt.retry;
         let mut gave_up = 0usize;
         for d in attempt.unprocessed {
@@ -204,7 +203,6 @@ impl ExportClient<Traces> for XraySender {
         next.sort_unstable();
         st.pending = next;
         let left = st.pending.len();
-        drop(st);
         if let Some(e) = &attempt.permanent_error {
             tracing::error!(exporter = %self.id, documents = attempt.permanent.len(), error = %e,
                 "PutTraceSegments refused documents; the error is not retryable. Dropping them.");
@@ -231,7 +229,7 @@ impl ExportClient<Traces> for XraySender {
     }
 
     fn failed_items(&self, req: &XrayRequest) -> u64 {
-        req.lock().failed
+        req.state.failed
     }
 }
 
@@ -249,7 +247,6 @@ pub struct ApiSettings {
     pub proxy: Option<String>,
     pub workers: usize,
     pub attempt_timeout: Duration,
-    pub max_attempts: u32,
 }
 
 impl ApiBackend {
@@ -381,10 +378,8 @@ fn make_client(
     };
     let mut b = aws_sdk_xray::config::Builder::from(cfg)
         .http_client(http)
-        .retry_config(
-            aws_smithy_types::retry::RetryConfig::standard()
-                .with_max_attempts(s.max_attempts.max(1)),
-        )
+        // One retry layer: the queue's `retry_on_failure` retries calls.
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
         .timeout_config(
             aws_smithy_types::timeout::TimeoutConfig::builder()
                 .operation_attempt_timeout(s.attempt_timeout)
@@ -413,6 +408,11 @@ fn proxy_client(
     })
 }
 
+/// How `PutTraceSegments` answers are classified: the shared rules (408, 429
+/// and 5xx retryable), and any status above 599 retryable too.
+pub const STATUS_POLICY: StatusPolicy =
+    StatusPolicy::with_override(|status, _| (status >= 600).then_some(StatusClass::Retryable));
+
 /// Throttling, 5xx, timeouts and connection failures are retryable; other
 /// client errors are permanent.
 fn classify(
@@ -426,11 +426,9 @@ fn classify(
                 .raw()
                 .headers()
                 .get("retry-after")
-                .and_then(crate::exporter::parse_retry_after);
+                .and_then(crate::http::parse_retry_after);
             let retryable = se.err().is_throttled_exception()
-                || status == 408
-                || status == 429
-                || status >= 500;
+                || STATUS_POLICY.classify(status, &[]) == StatusClass::Retryable;
             let message = format!("{message} (HTTP {status})");
             if retryable {
                 (
@@ -514,6 +512,7 @@ mod tests {
     use super::*;
     use crate::exporter::awsxray::translate::TranslateOptions;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use std::sync::Mutex;
 
     fn spans(n: usize) -> ExportTraceServiceRequest {
         let spans = (0..n)
@@ -552,7 +551,6 @@ mod tests {
             proxy: None,
             workers: 3,
             attempt_timeout: Duration::from_secs(5),
-            max_attempts: 1,
         };
         (settings, cfg)
     }
@@ -641,13 +639,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn status_policy_retries_408_429_and_above_499() {
+        for (status, want) in [
+            (400, StatusClass::Permanent),
+            (403, StatusClass::Permanent),
+            (408, StatusClass::Retryable),
+            (429, StatusClass::Retryable),
+            (500, StatusClass::Retryable),
+            (503, StatusClass::Retryable),
+            (600, StatusClass::Retryable),
+        ] {
+            assert_eq!(STATUS_POLICY.classify(status, &[]), want, "status {status}");
+        }
+    }
+
     #[tokio::test]
     async fn at_most_50_documents_per_call() {
         let (url, calls) = fake_xray(vec![], 0).await;
         let s = sender(&url);
-        let req = encode_request("t", &s.translator, &spans(123));
+        let mut req = encode_request("t", &s.translator, &spans(123));
         assert_eq!(req.documents().len(), 123);
-        s.send(&req).await.unwrap();
+        s.send(&mut req).await.unwrap();
         let mut seen = calls.lock().unwrap().clone();
         seen.sort_unstable();
         assert_eq!(seen, vec![23, 50, 50]);
@@ -660,23 +673,37 @@ mod tests {
         // 3 calls: the first answered 429 (one chunk), the others 200.
         let (url, calls) = fake_xray(vec![429], 0).await;
         let s = sender(&url);
-        let req = encode_request("t", &s.translator, &spans(120));
-        let err = s.send(&req).await.unwrap_err();
+        let mut req = encode_request("t", &s.translator, &spans(120));
+        let err = s.send(&mut req).await.unwrap_err();
         assert!(err.is_retryable(), "{err}");
         let left = req.pending().len();
         assert!(left == 50 || left == 20, "one chunk left: {left}");
-        s.send(&req).await.unwrap();
+        s.send(&mut req).await.unwrap();
         let total: usize = calls.lock().unwrap().iter().sum();
         assert_eq!(total, 120 + left);
         assert_eq!(s.failed_items(&req), 0);
     }
 
     #[tokio::test]
+    async fn the_sdk_does_not_retry_on_its_own() {
+        // Every call answered 503 / throttled: one call per send, the queue's
+        // retry loop decides when to call again.
+        let (url, calls) = fake_xray(vec![503, 429, 503], 0).await;
+        let s = sender(&url);
+        let mut req = encode_request("t", &s.translator, &spans(10));
+        assert!(s.send(&mut req).await.unwrap_err().is_retryable());
+        assert_eq!(*calls.lock().unwrap(), vec![10]);
+        assert!(s.send(&mut req).await.unwrap_err().is_retryable());
+        assert_eq!(*calls.lock().unwrap(), vec![10, 10]);
+        assert_eq!(req.pending().len(), 10);
+    }
+
+    #[tokio::test]
     async fn bad_request_is_permanent_for_that_chunk() {
         let (url, _calls) = fake_xray(vec![400], 0).await;
         let s = sender(&url);
-        let req = encode_request("t", &s.translator, &spans(10));
-        s.send(&req).await.unwrap();
+        let mut req = encode_request("t", &s.translator, &spans(10));
+        s.send(&mut req).await.unwrap();
         assert_eq!(s.failed_items(&req), 10);
     }
 
@@ -685,18 +712,18 @@ mod tests {
         // First two answers report every document unprocessed.
         let (url, calls) = fake_xray(vec![], 2).await;
         let s = sender(&url);
-        let req = encode_request("t", &s.translator, &spans(5));
-        assert!(s.send(&req).await.unwrap_err().is_retryable());
+        let mut req = encode_request("t", &s.translator, &spans(5));
+        assert!(s.send(&mut req).await.unwrap_err().is_retryable());
         assert_eq!(req.pending().len(), 5);
-        s.send(&req).await.unwrap();
+        s.send(&mut req).await.unwrap();
         assert_eq!(s.failed_items(&req), 5);
         assert_eq!(*calls.lock().unwrap(), vec![5, 5]);
         // Retried once and then accepted: nothing failed.
         let (url, _) = fake_xray(vec![], 1).await;
         let s = sender(&url);
-        let req = encode_request("t", &s.translator, &spans(5));
-        assert!(s.send(&req).await.is_err());
-        s.send(&req).await.unwrap();
+        let mut req = encode_request("t", &s.translator, &spans(5));
+        assert!(s.send(&mut req).await.is_err());
+        s.send(&mut req).await.unwrap();
         assert_eq!(s.failed_items(&req), 0);
     }
 
@@ -735,8 +762,8 @@ mod tests {
             translator: Translator::new(TranslateOptions::default()),
             backend: Backend::Udp(UdpBackend::new(addr.to_string())),
         };
-        let req = encode_request("t", &s.translator, &spans(3));
-        s.send(&req).await.unwrap();
+        let mut req = encode_request("t", &s.translator, &spans(3));
+        s.send(&mut req).await.unwrap();
         let mut buf = vec![0u8; 70_000];
         for _ in 0..3 {
             let n = listener.recv(&mut buf).await.unwrap();

@@ -32,8 +32,8 @@ pub struct AwsXrayConfig {
     pub num_workers: usize,
     /// Timeout of one HTTP attempt, in seconds.
     pub request_timeout_seconds: u64,
-    /// Attempts the AWS SDK makes per call (upstream `MaxAttempts`) before the
-    /// sending queue's `retry_on_failure` takes over.
+    /// Accepted for compatibility (upstream: the AWS SDK's `MaxAttempts`); not
+    /// used: `retry_on_failure` is the only retry layer.
     pub max_retries: u32,
     /// Never ask EC2 instance metadata for the region.
     pub local_mode: bool,

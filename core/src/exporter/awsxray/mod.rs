@@ -25,7 +25,7 @@ use crate::component::{
     ExporterFactory, PersistentQueue, SignalExporter,
 };
 use crate::config::duration::GoDuration;
-use crate::exporter::helper::QueuedExporter;
+use crate::exporter::queue::QueuedExporter;
 use crate::otlp::{SignalKind, Traces};
 use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::stage::ExportQueue;
@@ -115,7 +115,6 @@ impl AwsXrayConfig {
             proxy: Some(c.proxy_address.clone()).filter(|p| !p.is_empty()),
             workers: c.num_workers.max(1),
             attempt_timeout: Duration::from_secs(c.request_timeout_seconds.max(1)),
-            max_attempts: c.max_retries,
         };
         let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use super::helper::{ExportClient, ExportError, QueuedExporter};
+use super::queue::{ExportClient, ExportError, QueuedExporter};
 use super::CommonSettings;
 use crate::component::{
     parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
@@ -199,7 +199,7 @@ impl<S: Signal> ExportClient<S> for Printer<S> {
         Ok(batch)
     }
 
-    async fn send(&self, batch: &Batch<S>) -> Result<(), ExportError> {
+    async fn send(&self, batch: &mut Batch<S>) -> Result<(), ExportError> {
         let what = S::KIND.item_metric_suffix();
         tracing::info!(exporter = %self.id, signal = %S::KIND, items = batch.items(), "{} {what}", batch.items());
         if self.verbosity != "basic" {

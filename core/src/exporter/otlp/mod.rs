@@ -14,7 +14,7 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::Code;
 
-use super::helper::{ExportClient, ExportError, QueuedExporter};
+use super::queue::{ExportClient, ExportError, QueuedExporter};
 use super::CommonSettings;
 use crate::component::{
     parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
@@ -319,7 +319,7 @@ impl<S: Signal> ExportClient<S> for GrpcSender<S> {
         Ok(batch.to_bytes())
     }
 
-    async fn send(&self, body: &Bytes) -> Result<(), ExportError> {
+    async fn send(&self, body: &mut Bytes) -> Result<(), ExportError> {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         if let Some(c) = self.compression {
             grpc = grpc.send_compressed(c);

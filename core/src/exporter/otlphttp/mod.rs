@@ -5,20 +5,19 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use super::helper::{ExportClient, ExportError, QueuedExporter};
+use super::queue::{ExportClient, ExportError, QueuedExporter};
 use super::{parse_compression, CommonSettings};
 use crate::component::{
     parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
     ExporterFactory, PersistentQueue, SignalExporter, Validate,
 };
-use crate::compression::{compress, Encoding};
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
+use crate::http::HttpSender;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
 use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::stage::ExportQueue;
@@ -165,22 +164,16 @@ impl OtlpHttpConfig {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| BuildError::new(id, format!("invalid URL {url:?}: {e}")))?;
-        let client = super::https_client(&c.tls).map_err(|e| BuildError::new(id, e))?;
-        let mut headers = header::HeaderMap::new();
-        for (k, v) in &c.headers {
-            let name =
-                header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| BuildError::new(id, e))?;
-            let value = header::HeaderValue::from_str(v)
-                .map_err(|e| BuildError::new(id, format!("header {k}: {e}")))?;
-            headers.insert(name, value);
-        }
         let encoding = parse_compression(&c.compression).map_err(|e| BuildError::new(id, e))?;
-        let sender = HttpSender::<S> {
-            client,
-            uri,
-            headers,
-            encoding,
-            level: c.compression_params.level,
+        let http = HttpSender::new(uri, &c.tls)
+            .map_err(|e| BuildError::new(id, e))?
+            .default_header(header::CONTENT_TYPE, "application/x-protobuf")
+            .default_header(header::USER_AGENT, USER_AGENT)
+            .configured_headers(&c.headers)
+            .map_err(|e| BuildError::new(id, e))?
+            .compression(encoding, c.compression_params.level);
+        let sender = OtlpHttpClient::<S> {
+            http,
             _s: PhantomData,
         };
         let metrics = ExporterMetrics::new(&ctx.telemetry, &id.to_string(), S::KIND);
@@ -231,74 +224,139 @@ impl ExporterConfig for OtlpHttpConfig {
     }
 }
 
-struct HttpSender<S> {
-    client: super::HttpsClient,
-    uri: hyper::Uri,
-    headers: header::HeaderMap,
-    encoding: Encoding,
-    level: Option<i32>,
+/// `User-Agent` of OTLP/HTTP requests.
+pub const USER_AGENT: &str = concat!("Tern/", env!("CARGO_PKG_VERSION"));
+
+/// The exporter's [`ExportClient`]: one OTLP/HTTP POST per batch.
+struct OtlpHttpClient<S> {
+    http: HttpSender,
     _s: PhantomData<fn() -> S>,
 }
 
-/// Statuses worth retrying: 408, 429 and every 5xx.
-pub fn is_retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
-}
-
-impl<S: Signal> ExportClient<S> for HttpSender<S> {
+impl<S: Signal> ExportClient<S> for OtlpHttpClient<S> {
     type Request = Bytes;
 
     fn encode(&self, batch: Batch<S>) -> Result<Bytes, ExportError> {
-        let parts = batch.encoded_parts();
-        compress(self.encoding, &parts, self.level)
-            .map(Bytes::from)
+        self.http
+            .compress(&batch.encoded_parts())
             .map_err(|e| ExportError::permanent(format!("compression failed: {e}")))
     }
 
-    async fn send(&self, body: &Bytes) -> Result<(), ExportError> {
-        let mut req = hyper::Request::post(self.uri.clone())
-            .header(header::CONTENT_TYPE, "application/x-protobuf")
-            .header(
-                header::USER_AGENT,
-                concat!("Tern/", env!("CARGO_PKG_VERSION")),
-            )
-            .header(header::CONTENT_LENGTH, body.len());
-        if self.encoding != Encoding::Identity {
-            let name = match self.encoding {
-                Encoding::Gzip => "gzip",
-                Encoding::Zstd => "zstd",
-                Encoding::Deflate => "deflate",
-                Encoding::Identity => "identity",
-            };
-            req = req.header(header::CONTENT_ENCODING, name);
+    async fn send(&self, body: &mut Bytes) -> Result<(), ExportError> {
+        match self.http.send(body.clone()).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(ExportError::from_http(e, |status, excerpt| {
+                format!(
+                    "error exporting items, request to {} responded with HTTP Status Code {status}: {excerpt}",
+                    self.http.uri()
+                )
+            })),
         }
-        let mut req = req
-            .body(Full::new(body.clone()))
-            .map_err(|e| ExportError::permanent(e.to_string()))?;
-        for (k, v) in &self.headers {
-            req.headers_mut().insert(k.clone(), v.clone());
-        }
-        let resp =
-            self.client.request(req).await.map_err(|e| {
-                ExportError::retryable(format!("failed to make an HTTP request: {e}"))
-            })?;
-        let answer = crate::exporter::HttpAnswer::read(resp).await;
-        if answer.is_success() {
-            return Ok(());
-        }
-        let (status, retry_after) = (answer.status, answer.retry_after);
-        let message = format!(
-            "error exporting items, request to {} responded with HTTP Status Code {status}: {}",
-            self.uri,
-            answer.excerpt()
-        );
-        if is_retryable_status(status) {
-            Err(ExportError::Retryable {
-                message,
-                retry_after,
-            })
-        } else {
-            Err(ExportError::Permanent { message })
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The exporter end to end against an in-process server: the queue's retry
+    //! waits at least the `Retry-After` the backend asked for.
+
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    use super::*;
+    use crate::compression::Encoding;
+    use crate::exporter::queue::{ExporterSettings, QueueSettings, RetrySettings};
+    use crate::telemetry::metrics::Registry;
+
+    /// Answers 503 with `Retry-After: 1` first, then 200; records arrival times.
+    async fn busy_once() -> (String, Arc<Mutex<Vec<Instant>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let a2 = arrivals.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let arrivals = a2.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let arrivals = arrivals.clone();
+                        async move {
+                            let _ = req.into_body().collect().await.unwrap();
+                            let first = {
+                                let mut a = arrivals.lock().unwrap();
+                                a.push(Instant::now());
+                                a.len() == 1
+                            };
+                            let resp = if first {
+                                hyper::Response::builder()
+                                    .status(503)
+                                    .header(header::RETRY_AFTER, "1")
+                            } else {
+                                hyper::Response::builder().status(200)
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                resp.body(Full::new(Bytes::new())).unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (url, arrivals)
+    }
+
+    #[tokio::test]
+    async fn the_retry_waits_for_retry_after() {
+        let (url, arrivals) = busy_once().await;
+        let http = HttpSender::new(
+            format!("{url}/v1/traces").parse().unwrap(),
+            &ClientTls::default(),
+        )
+        .unwrap()
+        .compression(Encoding::Gzip, None);
+        let client = OtlpHttpClient::<Traces> {
+            http,
+            _s: PhantomData,
+        };
+        let settings = ExporterSettings {
+            id: "otlphttp".into(),
+            timeout: Duration::from_secs(5),
+            queue: QueueSettings::default(),
+            retry: RetrySettings {
+                initial_interval: GoDuration::from_millis(1),
+                max_interval: GoDuration::from_millis(5),
+                ..Default::default()
+            },
+        };
+        let reg = Registry::default();
+        let metrics = ExporterMetrics::new(&reg, "otlphttp", SignalKind::Traces);
+        let q = QueuedExporter::start(settings, client, metrics.clone());
+        let batch = Batch::<Traces>::from_request(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default(); 3],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+        q.enqueue(batch).await.unwrap();
+        let out = q.drain(Instant::now() + Duration::from_secs(10)).await;
+        assert_eq!(out.unsent_items, 0);
+        assert_eq!(metrics.sent.get(), 3);
+        let a = arrivals.lock().unwrap();
+        assert_eq!(a.len(), 2);
+        let gap = a[1] - a[0];
+        assert!(gap >= Duration::from_secs(1), "retried after {gap:?}");
     }
 }

@@ -6,75 +6,64 @@
 //! exactly one of them) go out in parallel. A series therefore never has two
 //! requests in flight, and its samples reach the backend in timestamp order.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header;
 
 use super::delta::DeltaToCumulative;
 use super::encode::{compress, pack};
 use super::translate::{translate, TranslateSettings};
-use crate::component::auth::RequestSigner;
-use crate::exporter::helper::{ExportClient, ExportError};
+use crate::exporter::queue::{ExportClient, ExportError};
+use crate::http::{HttpSender, StatusClass, StatusPolicy};
 use crate::otlp::Metrics;
 use crate::pipeline::Batch;
-use crate::telemetry::metrics::{Counter, Registry};
 
 pub const USER_AGENT: &str = concat!("tern/", env!("CARGO_PKG_VERSION"));
 
-/// This exporter's own self-metrics.
-#[derive(Clone)]
-pub struct PrwMetrics {
-    pub failed_translations: Counter,
-    pub translated_time_series: Counter,
-    pub sent_batches: Counter,
-    pub delta_series_evicted: Counter,
+/// How remote-write answers are classified: 429 and 5xx are retried; 408 and
+/// every other 4xx are permanent — in particular 400 for samples the backend
+/// refuses for good (`out of order sample`, `duplicate sample`), which would
+/// be refused again.
+pub const STATUS_POLICY: StatusPolicy = StatusPolicy::with_override(remote_write_status);
+
+fn remote_write_status(status: u16, _body: &[u8]) -> Option<StatusClass> {
+    (400..500).contains(&status).then_some(if status == 429 {
+        StatusClass::Retryable
+    } else {
+        StatusClass::Permanent
+    })
 }
 
-impl PrwMetrics {
-    pub fn new(reg: &Registry, exporter: &str, endpoint: &str, consumers: usize) -> Self {
-        let l = [("exporter", exporter), ("endpoint", endpoint)];
-        reg.gauge(
-            "otelcol_exporter_prometheusremotewrite_consumers",
-            "Number of configured workers to use to fan out the outgoing requests",
-            &l,
+/// The sender of remote-write requests to `uri`: protocol headers, then the
+/// configured ones, then the signer.
+pub fn http_sender(
+    uri: hyper::Uri,
+    tls: &crate::config::tls::ClientTls,
+    headers: &std::collections::BTreeMap<String, String>,
+    signer: Option<Arc<dyn crate::http::RequestSigner>>,
+) -> Result<HttpSender, String> {
+    Ok(HttpSender::new(uri, tls)?
+        .default_header(header::CONTENT_ENCODING, "snappy")
+        .default_header(header::CONTENT_TYPE, "application/x-protobuf")
+        .default_header(
+            header::HeaderName::from_static("x-prometheus-remote-write-version"),
+            "0.1.0",
         )
-        .set(consumers as i64);
-        PrwMetrics {
-            failed_translations: reg.counter(
-                "otelcol_exporter_prometheusremotewrite_failed_translations",
-                "Number of translation operations that failed to translate metrics from Otel to Prometheus",
-                &l,
-            ),
-            translated_time_series: reg.counter(
-                "otelcol_exporter_prometheusremotewrite_translated_time_series",
-                "Number of Prometheus time series that were translated from OTel metrics",
-                &l,
-            ),
-            sent_batches: reg.counter(
-                "otelcol_exporter_prometheusremotewrite_sent_batches",
-                "Number of remote write request batches sent to the remote write endpoint regardless of success or failure",
-                &l,
-            ),
-            delta_series_evicted: reg.counter(
-                "tern_exporter_prometheusremotewrite_delta_series_evicted",
-                "Delta-to-cumulative series forgotten after max_stale without points",
-                &l,
-            ),
-        }
-    }
+        .default_header(header::USER_AGENT, USER_AGENT)
+        .configured_headers(headers)?
+        .signer(signer)
+        .policy(STATUS_POLICY))
 }
+
+/// This exporter's own self-metrics (declared in `telemetry::names`).
+pub use crate::telemetry::metrics::RemoteWriteMetrics as PrwMetrics;
 
 /// Everything the sender needs (shared with the per-request tasks).
 pub struct Inner {
     pub id: String,
-    pub http: crate::exporter::HttpsClient,
-    pub uri: hyper::Uri,
-    pub headers: header::HeaderMap,
-    pub signer: Option<Arc<dyn RequestSigner>>,
+    pub http: HttpSender,
     pub metrics: PrwMetrics,
 }
 
@@ -91,16 +80,16 @@ pub struct PrwClient {
 /// The snappy bodies of one batch, and which of them are done (kept across retries).
 pub struct PrwRequest {
     pub bodies: Vec<Bytes>,
-    done: Vec<AtomicBool>,
-    permanent: Mutex<Option<String>>,
+    done: Vec<bool>,
+    permanent: Option<String>,
 }
 
 impl PrwRequest {
     pub fn new(bodies: Vec<Bytes>) -> Self {
         PrwRequest {
-            done: bodies.iter().map(|_| AtomicBool::new(false)).collect(),
+            done: vec![false; bodies.len()],
             bodies,
-            permanent: Mutex::new(None),
+            permanent: None,
         }
     }
 }
@@ -161,46 +150,18 @@ impl PrwClient {
 
 /// Sends one body; classifies the answer.
 async fn send_one(inner: &Inner, body: Bytes) -> Result<(), ExportError> {
-    let mut req = hyper::Request::post(inner.uri.clone())
-        .header(header::CONTENT_ENCODING, "snappy")
-        .header(header::CONTENT_TYPE, "application/x-protobuf")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .header(header::USER_AGENT, USER_AGENT)
-        .header(header::CONTENT_LENGTH, body.len())
-        .body(Full::new(body.clone()))
-        .map_err(|e| ExportError::permanent(e.to_string()))?;
-    for (k, v) in &inner.headers {
-        req.headers_mut().insert(k.clone(), v.clone());
+    let result = inner.http.send(body).await;
+    if result.as_ref().err().is_none_or(|e| e.was_sent()) {
+        inner.metrics.sent_batches.inc();
     }
-    if let Some(signer) = &inner.signer {
-        signer
-            .sign(&mut req, &body)
-            .await
-            .map_err(|e| ExportError::retryable(format!("signing the request failed: {e}")))?;
-    }
-    inner.metrics.sent_batches.inc();
-    let resp = inner
-        .http
-        .request(req)
-        .await
-        .map_err(|e| ExportError::retryable(format!("failed to make an HTTP request: {e}")))?;
-    let answer = crate::exporter::HttpAnswer::read(resp).await;
-    if answer.is_success() {
-        return Ok(());
-    }
-    let (status, retry_after) = (answer.status, answer.retry_after);
-    let message = format!(
-        "remote write returned HTTP status {status}; err = {}",
-        answer.excerpt().trim_end()
-    );
-    if status == 429 || (500..600).contains(&status) {
-        Err(ExportError::Retryable {
-            message,
-            retry_after,
+    result.map(drop).map_err(|e| {
+        ExportError::from_http(e, |status, excerpt| {
+            format!(
+                "remote write returned HTTP status {status}; err = {}",
+                excerpt.trim_end()
+            )
         })
-    } else {
-        Err(ExportError::Permanent { message })
-    }
+    })
 }
 
 impl ExportClient<Metrics> for PrwClient {
@@ -210,23 +171,16 @@ impl ExportClient<Metrics> for PrwClient {
         self.build_request(batch)
     }
 
-    async fn send(&self, req: &PrwRequest) -> Result<(), ExportError> {
-        let pending: Vec<usize> = (0..req.bodies.len())
-            .filter(|i| !req.done[*i].load(Ordering::Acquire))
-            .collect();
+    async fn send(&self, req: &mut PrwRequest) -> Result<(), ExportError> {
+        let pending: Vec<usize> = (0..req.bodies.len()).filter(|i| !req.done[*i]).collect();
         let mut retry: Option<ExportError> = None;
-        let mark = |i: usize| {
-            if let Some(d) = req.done.get(i) {
-                d.store(true, Ordering::Release);
-            }
-        };
+        let (bodies, done, permanent) = (&req.bodies, &mut req.done, &mut req.permanent);
         let mut record = |i: usize, r: Result<(), ExportError>| match r {
-            Ok(()) => mark(i),
+            Ok(()) => mark(done, i),
             Err(ExportError::Permanent { message }) => {
                 // Not retried; reported once the rest of the batch is through.
-                mark(i);
-                let mut p = req.permanent.lock().unwrap_or_else(|p| p.into_inner());
-                p.get_or_insert(message);
+                mark(done, i);
+                permanent.get_or_insert(message);
             }
             Err(e) => {
                 let keep = match (&retry, &e) {
@@ -247,7 +201,7 @@ impl ExportClient<Metrics> for PrwClient {
         };
         if pending.len() <= 1 || self.parallelism <= 1 {
             for i in pending {
-                let r = send_one(&self.inner, req.bodies[i].clone()).await;
+                let r = send_one(&self.inner, bodies[i].clone()).await;
                 let stop = matches!(r, Err(ExportError::Retryable { .. }));
                 record(i, r);
                 if stop {
@@ -261,7 +215,7 @@ impl ExportClient<Metrics> for PrwClient {
                 while set.len() < self.parallelism {
                     let Some(i) = it.next() else { break };
                     let inner = self.inner.clone();
-                    let body = req.bodies[i].clone();
+                    let body = bodies[i].clone();
                     set.spawn(async move { (i, send_one(&inner, body).await) });
                 }
                 let Some(done) = set.join_next().await else {
@@ -279,14 +233,45 @@ impl ExportClient<Metrics> for PrwClient {
         if let Some(e) = retry {
             return Err(e);
         }
-        let permanent = req
-            .permanent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        match permanent {
+        match permanent.take() {
             Some(message) => Err(ExportError::Permanent { message }),
             None => Ok(()),
+        }
+    }
+}
+
+fn mark(done: &mut [bool], i: usize) {
+    if let Some(d) = done.get_mut(i) {
+        *d = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_write_status_policy() {
+        use StatusClass::{Permanent, Retryable, Success};
+        let table: &[(u16, &[u8], StatusClass)] = &[
+            (200, b"", Success),
+            (204, b"", Success),
+            (400, b"out of order sample", Permanent),
+            (400, b"duplicate sample for timestamp", Permanent),
+            (401, b"", Permanent),
+            (404, b"", Permanent),
+            (408, b"", Permanent),
+            (413, b"", Permanent),
+            (429, b"", Retryable),
+            (500, b"", Retryable),
+            (503, b"", Retryable),
+        ];
+        for &(status, body, want) in table {
+            assert_eq!(
+                STATUS_POLICY.classify(status, body),
+                want,
+                "status {status}"
+            );
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::component::ComponentId;
 use crate::component::{ConfigIssue, Validate};
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
-use crate::exporter::helper::{QueueSettings, RetrySettings};
+use crate::exporter::queue::{QueueSettings, RetrySettings};
 
 use super::naming::label_name;
 use super::proto::Label;
@@ -232,7 +232,7 @@ impl PrwConfig {
             .max(1)
     }
 
-    /// The helper queue: one consumer, so batches (and each series' points) leave in order.
+    /// The sending queue: one consumer, so batches (and each series' points) leave in order.
     pub fn queue(&self) -> QueueSettings {
         QueueSettings {
             enabled: self.remote_write_queue.enabled,

@@ -17,14 +17,13 @@ pub mod config;
 
 use std::sync::{Arc, Mutex};
 
-use hyper::header;
 use serde_yaml_ng::Value;
 
 use crate::component::{
     parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
     ExporterFactory, PersistentQueue, SignalExporter,
 };
-use crate::exporter::helper::{ExporterSettings, QueuedExporter, RetrySettings};
+use crate::exporter::queue::{ExporterSettings, QueuedExporter, RetrySettings};
 use crate::otlp::{Metrics, SignalKind};
 use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::stage::ExportQueue;
@@ -50,15 +49,6 @@ impl PrwConfig {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| BuildError::new(id, format!("invalid URL {url:?}: {e}")))?;
-        let http = crate::exporter::https_client(&c.tls).map_err(|e| BuildError::new(id, e))?;
-        let mut headers = header::HeaderMap::new();
-        for (k, v) in &c.headers {
-            let name =
-                header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| BuildError::new(id, e))?;
-            let value = header::HeaderValue::from_str(v)
-                .map_err(|e| BuildError::new(id, format!("header {k}: {e}")))?;
-            headers.insert(name, value);
-        }
         let signer = match c.authenticator() {
             Some(a) => {
                 let aid = ComponentId::parse(a).map_err(|e| BuildError::new(id, e))?;
@@ -67,13 +57,12 @@ impl PrwConfig {
             }
             None => None,
         };
+        let http = client::http_sender(uri, &c.tls, &c.headers, signer)
+            .map_err(|e| BuildError::new(id, e))?;
         let idstr = id.to_string();
         let inner = Arc::new(Inner {
             id: idstr.clone(),
             http,
-            uri,
-            headers,
-            signer,
             metrics: PrwMetrics::new(&ctx.telemetry, &idstr, url, c.parallelism()),
         });
         let delta = c.delta_to_cumulative.enabled.then(|| {

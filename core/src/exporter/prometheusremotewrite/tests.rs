@@ -1023,7 +1023,7 @@ mod sender {
     use super::super::client::{Inner, PrwClient, PrwMetrics, PrwRequest};
     use super::super::proto::WriteRequest;
     use super::super::translate::TranslateSettings;
-    use crate::exporter::helper::{ExportClient, ExportError};
+    use crate::exporter::queue::{ExportClient, ExportError};
     use crate::telemetry::metrics::Registry;
 
     type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Bytes)>>>;
@@ -1072,10 +1072,13 @@ mod sender {
         PrwClient {
             inner: Arc::new(Inner {
                 id: "prometheusremotewrite".into(),
-                http: crate::exporter::https_client(&Default::default()).unwrap(),
-                uri: url.parse().unwrap(),
-                headers: Default::default(),
-                signer: None,
+                http: super::super::client::http_sender(
+                    url.parse().unwrap(),
+                    &Default::default(),
+                    &Default::default(),
+                    None,
+                )
+                .unwrap(),
                 metrics: PrwMetrics::new(&Registry::default(), "prw", url, parallelism),
             }),
             settings: TranslateSettings::default(),
@@ -1096,8 +1099,8 @@ mod sender {
         // Sequential (parallelism 1): body 0 ok, body 1 gets 503, then everything succeeds.
         let (url, seen) = server(vec![204, 503]).await;
         let c = client(&url, 1);
-        let req = PrwRequest::new(bodies(3));
-        let first = c.send(&req).await;
+        let mut req = PrwRequest::new(bodies(3));
+        let first = c.send(&mut req).await;
         assert!(
             matches!(first, Err(ExportError::Retryable { .. })),
             "{first:?}"
@@ -1107,7 +1110,7 @@ mod sender {
             2,
             "stops at the retryable failure"
         );
-        c.send(&req).await.unwrap();
+        c.send(&mut req).await.unwrap();
         let seen = seen.lock().unwrap();
         let sent: Vec<&Bytes> = seen.iter().map(|(_, b)| b).collect();
         assert_eq!(
@@ -1130,8 +1133,8 @@ mod sender {
     async fn a_permanent_answer_does_not_stop_the_rest_and_is_reported_once() {
         let (url, seen) = server(vec![400]).await;
         let c = client(&url, 4);
-        let req = PrwRequest::new(bodies(5));
-        let r = c.send(&req).await;
+        let mut req = PrwRequest::new(bodies(5));
+        let r = c.send(&mut req).await;
         match r {
             Err(ExportError::Permanent { message }) => {
                 assert!(
@@ -1147,7 +1150,7 @@ mod sender {
             "every request of the batch was sent"
         );
         // Nothing is left to send.
-        c.send(&req).await.unwrap();
+        c.send(&mut req).await.unwrap();
         assert_eq!(seen.lock().unwrap().len(), 5);
     }
 

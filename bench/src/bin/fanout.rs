@@ -100,11 +100,13 @@ fn measure(
     let before = tern_alloc::total_allocated();
     std::hint::black_box(deliver(batch, case));
     let bytes_per_batch = tern_alloc::total_allocated() - before;
-    // Time: as many batches as fit, building each batch outside the clock.
+    // Time: as many batches as fit in the wall-clock budget (at least 3), building
+    // each batch outside the clock.
     let budget = Duration::from_secs_f64(secs);
+    let wall = Instant::now();
     let mut spent = Duration::ZERO;
     let mut batches = 0u64;
-    while spent < budget {
+    while batches < 3 || wall.elapsed() < budget {
         let batch = make();
         let t = Instant::now();
         std::hint::black_box(deliver(batch, case));

@@ -565,4 +565,88 @@ mod tests {
             "the persisted record is kept for replay, not completed"
         );
     }
+
+    /// Drops the last span of every batch; counts its calls in plain fields
+    /// (no lock: the pipeline task gives it exclusive access).
+    struct DropLastSpan {
+        calls: usize,
+        fail_on_call: Option<usize>,
+    }
+
+    impl Processor<Traces> for DropLastSpan {
+        fn process(
+            &mut self,
+            batch: &mut Batch<Traces>,
+        ) -> Result<(), crate::pipeline::ProcessError> {
+            self.calls += 1;
+            if self.fail_on_call == Some(self.calls) {
+                return Err(crate::pipeline::ProcessError::Permanent("boom".into()));
+            }
+            let ((), edit) = batch.edit(|req| {
+                if let Some(scope) = req
+                    .resource_spans
+                    .last_mut()
+                    .and_then(|r| r.scope_spans.last_mut())
+                {
+                    scope.spans.pop();
+                }
+            });
+            assert_eq!(edit.dropped(), 1);
+            Ok(())
+        }
+    }
+
+    fn content_stage(reg: &Registry, fail_on_call: Option<usize>) -> ContentStage<Traces> {
+        ContentStage {
+            name: "drop_last".into(),
+            processor: Box::new(DropLastSpan {
+                calls: 0,
+                fail_on_call,
+            }),
+            items: ProcessorItemMetrics::new(reg, "drop_last", crate::otlp::SignalKind::Traces),
+            dropped: ProcessorItemMetrics::dropped(
+                reg,
+                "drop_last",
+                crate::otlp::SignalKind::Traces,
+            ),
+        }
+    }
+
+    #[tokio::test]
+    async fn content_processors_run_in_the_task_and_what_they_drop_is_counted() {
+        let reg = Registry::default();
+        let rec = Arc::new(Recorder::new(false));
+        // No batcher: a content processor alone still gets the pipeline task.
+        let (input, handle) = start(PipelineParts {
+            name: "traces".into(),
+            admission: Vec::new(),
+            before_batch: vec![content_stage(&reg, Some(3))],
+            batcher: None,
+            after_batch: Vec::new(),
+            exporters: vec![rec.clone() as Arc<dyn ExportQueue<Traces>>],
+            channel_capacity: 4,
+            wal: None,
+        });
+        assert!(
+            matches!(input.route, crate::pipeline::Route::Task(_)),
+            "content processors run on the pipeline task"
+        );
+        let consumer = Consumer::new(vec![input]);
+        for n in [5, 3, 4, 2] {
+            consumer.consume(spans(n)).await.unwrap();
+        }
+        handle
+            .stop(std::time::Instant::now() + Duration::from_secs(5))
+            .await;
+        // Calls 1, 2 and 4 drop one span each; call 3 fails and drops its batch of 4.
+        assert_eq!(*rec.sizes.lock().unwrap(), vec![4, 2, 1]);
+        let text = reg.encode();
+        for line in [
+            "otelcol_processor_incoming_items{processor=\"drop_last\",otel_signal=\"traces\"} 14",
+            "otelcol_processor_outgoing_items{processor=\"drop_last\",otel_signal=\"traces\"} 7",
+            "otelcol_processor_dropped_spans{processor=\"drop_last\"} 7",
+        ] {
+            assert!(text.contains(line), "missing {line}\n{text}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
-pub use batch::Batch;
+pub use batch::{Batch, Edit};
 pub use stage::{Admission, ProcessError, Processor};
 
 use crate::otlp::Signal;

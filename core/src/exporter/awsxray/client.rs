@@ -171,8 +171,7 @@ impl ExportClient<Traces> for XraySender {
     type Request = XrayRequest;
 
     fn encode(&self, batch: Batch<Traces>) -> Result<XrayRequest, ExportError> {
-        let req = batch.into_request();
-        Ok(encode_request(&self.id, &self.translator, &req))
+        Ok(batch.with_request(|req| encode_request(&self.id, &self.translator, req)))
     }
 
     async fn send(&self, req: &mut XrayRequest) -> Result<(), ExportError> {

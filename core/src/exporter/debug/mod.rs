@@ -203,13 +203,14 @@ impl<S: Signal> ExportClient<S> for Printer<S> {
         let what = S::KIND.item_metric_suffix();
         tracing::info!(exporter = %self.id, signal = %S::KIND, items = batch.items(), "{} {what}", batch.items());
         if self.verbosity != "basic" {
-            let req = batch.clone().into_request();
             let mut text = String::new();
-            if self.verbosity == "detailed" {
-                let _ = write!(text, "{req:#?}");
-            } else {
-                item_lines(S::KIND, &req, &mut text);
-            }
+            batch.with_request(|req| {
+                if self.verbosity == "detailed" {
+                    let _ = write!(text, "{req:#?}");
+                } else {
+                    item_lines(S::KIND, req, &mut text);
+                }
+            });
             tracing::info!(exporter = %self.id, "{text}");
         }
         Ok(())

@@ -144,6 +144,33 @@ pub enum SignalExporter {
     Logs(Arc<dyn ExportQueue<Logs>>),
 }
 
+impl SignalExporter {
+    /// Builds an exporter that is built the same way for every signal.
+    pub fn of<E: AnySignalExporter>(
+        exporter: &E,
+        ctx: &BuildContext,
+        id: &ComponentId,
+        signal: SignalKind,
+    ) -> Result<SignalExporter, BuildError> {
+        Ok(match signal {
+            SignalKind::Traces => SignalExporter::Traces(exporter.start::<Traces>(ctx, id)?),
+            SignalKind::Metrics => SignalExporter::Metrics(exporter.start::<Metrics>(ctx, id)?),
+            SignalKind::Logs => SignalExporter::Logs(exporter.start::<Logs>(ctx, id)?),
+        })
+    }
+}
+
+/// An exporter config whose queue is built by one generic function for every
+/// signal (OTLP, debug); its `ExporterConfig::build` is then
+/// `SignalExporter::of(self, ctx, id, signal)`.
+pub trait AnySignalExporter {
+    fn start<S: Signal>(
+        &self,
+        ctx: &BuildContext,
+        id: &ComponentId,
+    ) -> Result<Arc<dyn ExportQueue<S>>, BuildError>;
+}
+
 /// A parsed, valid exporter config.
 pub trait ExporterConfig: Send + Sync + 'static {
     /// The persistent storage of its sending queue, if any.

@@ -11,8 +11,8 @@ use serde_yaml_ng::Value;
 use super::queue::{ExportClient, ExportError, QueuedExporter};
 use super::CommonSettings;
 use crate::component::{
-    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
-    ExporterFactory, PersistentQueue, SignalExporter, Validate,
+    parse_config, AnySignalExporter, BuildContext, BuildError, ComponentId, ConfigIssue,
+    ExporterConfig, ExporterFactory, PersistentQueue, SignalExporter, Validate,
 };
 use crate::config::duration::GoDuration;
 use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
@@ -68,7 +68,7 @@ impl Validate for DebugConfig {
 /// Factory of the `debug` exporter.
 pub struct DebugFactory;
 
-impl DebugConfig {
+impl AnySignalExporter for DebugConfig {
     fn start<S: Signal>(
         &self,
         ctx: &BuildContext,
@@ -115,13 +115,7 @@ impl ExporterConfig for DebugConfig {
         id: &'a ComponentId,
         signal: SignalKind,
     ) -> BoxFuture<'a, Result<SignalExporter, BuildError>> {
-        Box::pin(async move {
-            Ok(match signal {
-                SignalKind::Traces => SignalExporter::Traces(self.start::<Traces>(ctx, id)?),
-                SignalKind::Metrics => SignalExporter::Metrics(self.start::<Metrics>(ctx, id)?),
-                SignalKind::Logs => SignalExporter::Logs(self.start::<Logs>(ctx, id)?),
-            })
-        })
+        Box::pin(async move { SignalExporter::of(self, ctx, id, signal) })
     }
 }
 

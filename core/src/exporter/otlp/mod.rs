@@ -17,13 +17,13 @@ use tonic::Code;
 use super::queue::{ExportClient, ExportError, QueuedExporter};
 use super::CommonSettings;
 use crate::component::{
-    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
-    ExporterFactory, PersistentQueue, SignalExporter, Validate,
+    parse_config, AnySignalExporter, BuildContext, BuildError, ComponentId, ConfigIssue,
+    ExporterConfig, ExporterFactory, PersistentQueue, SignalExporter, Validate,
 };
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
 use crate::otlp::grpc_codec::RawCodec;
-use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
+use crate::otlp::{Signal, SignalKind};
 use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::stage::ExportQueue;
 use crate::pipeline::Batch;
@@ -129,7 +129,7 @@ impl Validate for OtlpGrpcConfig {
 /// Factory of the `otlp` exporter.
 pub struct OtlpGrpcFactory;
 
-impl OtlpGrpcConfig {
+impl AnySignalExporter for OtlpGrpcConfig {
     fn start<S: Signal>(
         &self,
         ctx: &BuildContext,
@@ -214,13 +214,7 @@ impl ExporterConfig for OtlpGrpcConfig {
         id: &'a ComponentId,
         signal: SignalKind,
     ) -> BoxFuture<'a, Result<SignalExporter, BuildError>> {
-        Box::pin(async move {
-            Ok(match signal {
-                SignalKind::Traces => SignalExporter::Traces(self.start::<Traces>(ctx, id)?),
-                SignalKind::Metrics => SignalExporter::Metrics(self.start::<Metrics>(ctx, id)?),
-                SignalKind::Logs => SignalExporter::Logs(self.start::<Logs>(ctx, id)?),
-            })
-        })
+        Box::pin(async move { SignalExporter::of(self, ctx, id, signal) })
     }
 }
 

@@ -12,13 +12,13 @@ use serde_yaml_ng::Value;
 use super::queue::{ExportClient, ExportError, QueuedExporter};
 use super::{parse_compression, CommonSettings};
 use crate::component::{
-    parse_config, BuildContext, BuildError, ComponentId, ConfigIssue, ExporterConfig,
-    ExporterFactory, PersistentQueue, SignalExporter, Validate,
+    parse_config, AnySignalExporter, BuildContext, BuildError, ComponentId, ConfigIssue,
+    ExporterConfig, ExporterFactory, PersistentQueue, SignalExporter, Validate,
 };
 use crate::config::duration::GoDuration;
 use crate::config::tls::ClientTls;
 use crate::http::HttpSender;
-use crate::otlp::{Logs, Metrics, Signal, SignalKind, Traces};
+use crate::otlp::{Signal, SignalKind};
 use crate::pipeline::stage::BoxFuture;
 use crate::pipeline::stage::ExportQueue;
 use crate::pipeline::Batch;
@@ -151,7 +151,7 @@ impl Validate for OtlpHttpConfig {
 /// Factory of the `otlphttp` exporter.
 pub struct OtlpHttpFactory;
 
-impl OtlpHttpConfig {
+impl AnySignalExporter for OtlpHttpConfig {
     fn start<S: Signal>(
         &self,
         ctx: &BuildContext,
@@ -214,13 +214,7 @@ impl ExporterConfig for OtlpHttpConfig {
         id: &'a ComponentId,
         signal: SignalKind,
     ) -> BoxFuture<'a, Result<SignalExporter, BuildError>> {
-        Box::pin(async move {
-            Ok(match signal {
-                SignalKind::Traces => SignalExporter::Traces(self.start::<Traces>(ctx, id)?),
-                SignalKind::Metrics => SignalExporter::Metrics(self.start::<Metrics>(ctx, id)?),
-                SignalKind::Logs => SignalExporter::Logs(self.start::<Logs>(ctx, id)?),
-            })
-        })
+        Box::pin(async move { SignalExporter::of(self, ctx, id, signal) })
     }
 }
 
@@ -260,6 +254,7 @@ mod tests {
     //! The exporter end to end against an in-process server: the queue's retry
     //! waits at least the `Retry-After` the backend asked for.
 
+    use crate::otlp::Traces;
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 

@@ -121,6 +121,13 @@ export interface TernEc2AgentProps {
   readonly installScript?: string;
 
   /**
+   * The systemd unit template uploaded as an asset (`install.sh --unit`).
+   *
+   * @default - `deploy/systemd/tern.service` of the Tern repository
+   */
+  readonly unitFile?: string;
+
+  /**
    * Extra arguments for `install.sh` (e.g. `['--prefix', '/opt/tern']`).
    *
    * @default - none
@@ -143,6 +150,11 @@ export class TernEc2Agent extends Construct {
     return path.join(ternRepoRoot(), 'deploy', 'install.sh');
   }
 
+  /** The default unit template, `deploy/systemd/tern.service` of the repository. */
+  public static defaultUnitFile(): string {
+    return path.join(ternRepoRoot(), 'deploy', 'systemd', 'tern.service');
+  }
+
   /** The SHA-256 of the installed binary. */
   public readonly binarySha256: string;
 
@@ -156,8 +168,11 @@ export class TernEc2Agent extends Construct {
     this.binarySha256 = props.binary.sha256;
 
     const scriptPath = props.installScript ?? TernEc2Agent.defaultInstallScript();
-    if (!fs.existsSync(scriptPath)) {
-      throw new Error(`Tern install script not found: ${scriptPath}`);
+    const unitPath = props.unitFile ?? TernEc2Agent.defaultUnitFile();
+    for (const f of [scriptPath, unitPath]) {
+      if (!fs.existsSync(f)) {
+        throw new Error(`Tern install file not found: ${f}`);
+      }
     }
 
     const configFile = `${WORK_DIR}/config.yaml`;
@@ -165,6 +180,7 @@ export class TernEc2Agent extends Construct {
       'set -eu',
       `mkdir -p -m 0700 ${WORK_DIR}`,
       ...s3Fetch(this, 'InstallScript', scriptPath, role, `${WORK_DIR}/install.sh`),
+      ...s3Fetch(this, 'Unit', unitPath, role, `${WORK_DIR}/tern.service`),
       ...props.binary._fetchCommands(this, role, `${WORK_DIR}/tern`),
     ];
     switch (props.config.source) {
@@ -186,9 +202,16 @@ export class TernEc2Agent extends Construct {
         throw new Error('TernEc2Agent takes TernConfig.fromParameter or TernConfig.fromInline');
     }
     const args = ['--binary', `${WORK_DIR}/tern`, '--sha256', props.binary.sha256, '--config', configFile,
-      ...(props.installArgs ?? [])];
+      '--unit', `${WORK_DIR}/tern.service`, ...(props.installArgs ?? [])];
     commands.push(`sh ${WORK_DIR}/install.sh ${args.join(' ')}`, `rm -rf ${WORK_DIR}`);
-    userData.addCommands(...commands);
+    // A subshell keeps `set -eu` from changing other user-data commands. Its status is read
+    // afterwards, not with `||` (which would switch `set -e` off inside it); a failed install
+    // fails the whole user data (see /var/log/cloud-init-output.log).
+    userData.addCommands(
+      `(\n${commands.join('\n')}\n)`,
+      'tern_status=$?',
+      'if [ "$tern_status" -ne 0 ]; then echo "Tern install failed ($tern_status)" >&2; exit 1; fi',
+    );
 
     if (props.exporters) {
       TernPermissions.grantExporters(role, props.exporters);

@@ -82,7 +82,8 @@ export class TernLambdaExtension {
       const policy = TernPermissions.grantExporters(fn, props.exporters);
       if (policy) {
         // The function must not start exporting before its X-Ray permission exists.
-        fn.node.addDependency(policy);
+        // (On the CfnFunction: the role and its policy are children of the function.)
+        (fn.node.defaultChild ?? fn).node.addDependency(policy);
       }
     }
     return layer;

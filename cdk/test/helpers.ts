@@ -9,8 +9,18 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 
+/** Temporary directories of the current test file, removed after it (assets can be large). */
+const tmpDirs: string[] = [];
+afterAll(() => {
+  for (const d of tmpDirs.splice(0)) {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
 export function tmpDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `tern-cdk-${prefix}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `tern-cdk-${prefix}-`));
+  tmpDirs.push(d);
+  return d;
 }
 
 /** A layer directory asset holding `extensions/tern`. */

@@ -15,4 +15,8 @@ cargo fmt --all -- --check
 cargo build --workspace
 cargo test --workspace
 
+# Deployment layer: CDK constructs (jest, cdk-nag, cfn-lint, synth), the EC2 install script,
+# the systemd unit and the ECS task definition (installs Node >= 20, cfn-lint, systemd tools).
+bash deploy/ci.sh
+
 TERN_BIN="$PWD/target/debug/tern" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

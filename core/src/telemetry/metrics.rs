@@ -159,7 +159,7 @@ impl Registry {
         value
     }
 
-    pub fn counter(
+    pub(in crate::telemetry) fn counter(
         &self,
         name: &'static str,
         help: &'static str,
@@ -173,7 +173,7 @@ impl Registry {
         }
     }
 
-    pub fn gauge(
+    pub(in crate::telemetry) fn gauge(
         &self,
         name: &'static str,
         help: &'static str,
@@ -187,7 +187,7 @@ impl Registry {
         }
     }
 
-    pub fn histogram(
+    pub(in crate::telemetry) fn histogram(
         &self,
         name: &'static str,
         help: &'static str,

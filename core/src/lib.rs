@@ -16,7 +16,7 @@
 //! 5. [`pipeline`]: batches, admission, the pipeline task, queues' interfaces,
 //!    the write-ahead log.
 //! 6. [`telemetry`], [`net`], [`aws`]: self-metrics, listeners, AWS clients.
-//! 7. [`otlp`], [`compression`] and the config vocabulary ([`config::id`],
+//! 7. [`otlp`], [`ottl`] (the transformation language, pure), [`compression`] and the config vocabulary ([`config::id`],
 //!    [`config::issue`], [`config::duration`], [`config::tls`],
 //!    [`config::expand`], [`config::telemetry`]): plain data and pure functions.
 
@@ -32,6 +32,7 @@ pub mod extension;
 pub mod http;
 pub mod net;
 pub mod otlp;
+pub mod ottl;
 pub mod pipeline;
 pub mod processor;
 pub mod receiver;

@@ -24,6 +24,7 @@ impl Registry {
             ],
             processors: vec![
                 &crate::processor::batch::BatchFactory,
+                &crate::processor::filter::FilterFactory,
                 &crate::processor::memory_limiter::MemoryLimiterFactory,
             ],
             exporters: vec![

@@ -21,7 +21,7 @@ fn rank(first: &str, second: Option<&str>) -> Option<u8> {
         ("component", _) => 4,
         ("pipeline", _) => 5,
         ("telemetry" | "net" | "aws" | "http", _) => 6,
-        ("otlp" | "compression" | "BoxFuture", _) => 7,
+        ("otlp" | "ottl" | "compression" | "BoxFuture", _) => 7,
         _ => return None,
     })
 }

@@ -431,6 +431,25 @@ impl MemoryLimiterMetrics {
     }
 }
 
+/// `otelcol_processor_filter_{spans,datapoints,logs}_filtered` for one processor and signal.
+#[derive(Clone, Debug)]
+pub struct FilterMetrics {
+    pub filtered: Counter,
+}
+
+impl FilterMetrics {
+    pub fn new(reg: &Registry, processor: &str, signal: SignalKind) -> Self {
+        let family = match signal {
+            SignalKind::Traces => &names::FILTER_SPANS_FILTERED,
+            SignalKind::Metrics => &names::FILTER_DATAPOINTS_FILTERED,
+            SignalKind::Logs => &names::FILTER_LOGS_FILTERED,
+        };
+        FilterMetrics {
+            filtered: family.counter(reg, &[processor]),
+        }
+    }
+}
+
 /// The `prometheusremotewrite` exporter's own metrics; sets the `consumers` gauge.
 #[derive(Clone, Debug)]
 pub struct RemoteWriteMetrics {

@@ -235,6 +235,30 @@ pub static MEMORY_LIMITER_REFUSED: PerSignal = per_signal!(
     PROCESSOR_LABELS
 );
 
+/// `otelcol_processor_filter_spans.filtered` (Prometheus: dots become `_`).
+pub static FILTER_SPANS_FILTERED: Metric = Metric::new(
+    "otelcol_processor_filter_spans_filtered",
+    "Number of spans dropped by the filter processor",
+    Kind::Counter,
+    PROCESSOR_LABELS,
+);
+
+/// `otelcol_processor_filter_datapoints.filtered`.
+pub static FILTER_DATAPOINTS_FILTERED: Metric = Metric::new(
+    "otelcol_processor_filter_datapoints_filtered",
+    "Number of metric data points dropped by the filter processor",
+    Kind::Counter,
+    PROCESSOR_LABELS,
+);
+
+/// `otelcol_processor_filter_logs.filtered`.
+pub static FILTER_LOGS_FILTERED: Metric = Metric::new(
+    "otelcol_processor_filter_logs_filtered",
+    "Number of logs dropped by the filter processor",
+    Kind::Counter,
+    PROCESSOR_LABELS,
+);
+
 // ---- Exporters ----
 
 const EXPORTER_LABELS: &[&str] = &["exporter"];

@@ -23,8 +23,10 @@ impl Registry {
                 &crate::receiver::telemetryapi::TelemetryApiFactory,
             ],
             processors: vec![
+                &crate::processor::attributes::AttributesFactory,
                 &crate::processor::batch::BatchFactory,
                 &crate::processor::memory_limiter::MemoryLimiterFactory,
+                &crate::processor::resource::ResourceFactory,
             ],
             exporters: vec![
                 &crate::exporter::otlphttp::OtlpHttpFactory,

@@ -448,3 +448,58 @@ fn selectors_of_another_signal_fail_the_build() {
     );
     assert!(cfg.build(&ctx, &id, SignalKind::Metrics).is_err());
 }
+
+/// The worked example of the README's "Attribute processors" section.
+#[test]
+fn tern_readme_worked_example() {
+    let yaml = r#"
+include:
+  match_type: regexp
+  services: ["^checkout"]
+exclude:
+  match_type: strict
+  attributes: [{ key: redact, value: false }]
+actions:
+  - { key: user.email, action: hash }
+  - { pattern: "^credit_card", action: delete }
+  - { key: http.status_code, action: convert, converted_type: int }
+  - { key: http.url, pattern: '^(?P<http_scheme>[a-z]+)://(?P<http_host>[^/]+)', action: extract }
+"#;
+    let input = || {
+        vec![
+            s("user.email", "a@b.c"),
+            s("credit_card_no", "4111"),
+            s("http.status_code", "200"),
+            s("http.url", "https://shop.example/cart"),
+        ]
+    };
+    let got = run_traces(
+        yaml,
+        vec![
+            traces(
+                vec![s("service.name", "checkout-api")],
+                ("", ""),
+                vec![span("a", SpanKind::Server, input())],
+            ),
+            traces(
+                vec![s("service.name", "cart")],
+                ("", ""),
+                vec![span("b", SpanKind::Server, input())],
+            ),
+        ],
+    );
+    assert_eq!(
+        got[0],
+        [
+            s(
+                "user.email",
+                "d648b243a3e817eaa3309e00e183483f2867baadf522099f0c2121770536b25a"
+            ),
+            kv("http.status_code", Av::IntValue(200)),
+            s("http.url", "https://shop.example/cart"),
+            s("http_scheme", "https"),
+            s("http_host", "shop.example"),
+        ]
+    );
+    assert_eq!(got[1], input(), "another service is not included");
+}

@@ -23,9 +23,11 @@ impl Registry {
                 &crate::receiver::telemetryapi::TelemetryApiFactory,
             ],
             processors: vec![
+                &crate::processor::attributes::AttributesFactory,
                 &crate::processor::batch::BatchFactory,
                 &crate::processor::filter::FilterFactory,
                 &crate::processor::memory_limiter::MemoryLimiterFactory,
+                &crate::processor::resource::ResourceFactory,
             ],
             exporters: vec![
                 &crate::exporter::otlphttp::OtlpHttpFactory,

@@ -3,6 +3,7 @@
 //!
 //! Spec: <https://opentelemetry.io/docs/specs/otlp/>.
 
+pub mod attrs;
 pub mod grpc_codec;
 pub mod json;
 pub mod scan;

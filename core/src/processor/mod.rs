@@ -1,5 +1,11 @@
-//! Processors: transformations between receivers and exporters.
+//! Processors: transformations between receivers and exporters. Shared
+//! machinery sits here at the root: [`attraction`] (attribute actions) and
+//! [`re2`] (user regexes in the upstream dialect).
 
+pub mod attraction;
+pub mod attributes;
 pub mod batch;
 pub mod filter;
 pub mod memory_limiter;
+pub mod re2;
+pub mod resource;

@@ -2,3 +2,6 @@
 
 pub mod batch;
 pub mod memory_limiter;
+pub mod pattern;
+pub mod redaction;
+pub mod value;

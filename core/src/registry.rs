@@ -26,6 +26,7 @@ impl Registry {
                 &crate::processor::batch::BatchFactory,
                 &crate::processor::memory_limiter::MemoryLimiterFactory,
                 &crate::processor::redaction::RedactionFactory,
+                &crate::processor::metricstransform::MetricsTransformFactory,
             ],
             exporters: vec![
                 &crate::exporter::otlphttp::OtlpHttpFactory,

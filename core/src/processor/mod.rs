@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod memory_limiter;
+pub mod metricstransform;
 pub mod pattern;
 pub mod redaction;
 pub mod value;

@@ -53,6 +53,11 @@ pub fn ascii_classes(pattern: &str) -> String {
                 }
                 class_start = false;
             }
+            '{' if !in_class && !is_repetition(chars.clone()) => {
+                // Go reads a `{` that starts no valid repetition as a literal.
+                out.push_str(r"\{");
+                class_start = false;
+            }
             ']' if in_class && !class_start => {
                 in_class = false;
                 out.push(']');
@@ -64,6 +69,21 @@ pub fn ascii_classes(pattern: &str) -> String {
         }
     }
     out
+}
+
+/// Whether the text after a `{` is `n}`, `n,}` or `n,m}`.
+fn is_repetition(rest: impl Iterator<Item = char>) -> bool {
+    let mut digits = 0;
+    let mut comma = false;
+    for c in rest {
+        match c {
+            '0'..='9' => digits += 1,
+            ',' if !comma && digits > 0 => comma = true,
+            '}' => return digits > 0,
+            _ => return false,
+        }
+    }
+    false
 }
 
 fn escape(n: char, in_class: bool) -> String {
@@ -112,5 +132,13 @@ mod tests {
             r"[^0-9][[:alpha:]0-9A-Za-z_]"
         );
         assert!(compile("(").is_err());
+    }
+
+    #[test]
+    fn a_brace_without_repetition_is_literal_as_in_go() {
+        assert_eq!(ascii_classes("a{2}b{1,}c{1,3}"), "a{2}b{1,}c{1,3}");
+        assert_eq!(ascii_classes("x${id}"), r"x$\{id}");
+        assert!(compile(".*${testing_id}").is_ok());
+        assert!(compile("a{,2}").unwrap().is_match("a{,2}"));
     }
 }

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use super::aggregate::Aggregation;
 use crate::component::{ConfigIssue, Validate};
 use crate::processor::pattern;
 
@@ -46,15 +47,15 @@ pub struct TransformConfig {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OperationConfig {
-    /// `add_label`, `update_label`, `delete_label_value`, `toggle_scalar_data_type`
-    /// or `experimental_scale_value`. `aggregate_labels` and
-    /// `aggregate_label_values` are not supported yet.
+    /// `add_label`, `update_label`, `delete_label_value`, `toggle_scalar_data_type`,
+    /// `experimental_scale_value`, `aggregate_labels` or `aggregate_label_values`.
     pub action: String,
     /// Label read by `update_label` and `delete_label_value`.
     pub label: String,
     /// Label written by `add_label`, or the new name of `label` for `update_label`.
     pub new_label: String,
-    /// Value of the label `add_label` adds.
+    /// Value of the label `add_label` adds, or the value `aggregate_label_values`
+    /// gives the merged points.
     pub new_value: String,
     /// Value whose data points `delete_label_value` removes.
     pub label_value: String,
@@ -62,11 +63,12 @@ pub struct OperationConfig {
     pub value_actions: Vec<ValueAction>,
     /// `experimental_scale_value`: factor every gauge and sum value is multiplied by.
     pub experimental_scale: f64,
-    /// `aggregate_labels` key: not supported yet.
+    /// `aggregate_labels`: the labels kept; points equal in them are merged.
     pub label_set: Vec<String>,
-    /// `aggregate_labels`/`aggregate_label_values` key: not supported yet.
+    /// `aggregate_labels`/`aggregate_label_values`: `sum`, `mean`, `min`, `max`,
+    /// `count` or `median` (histograms are always merged bucket-wise).
     pub aggregation_type: String,
-    /// `aggregate_label_values` key: not supported yet.
+    /// `aggregate_label_values`: values of `label` renamed to `new_value` and merged.
     pub aggregated_values: Vec<String>,
 }
 
@@ -216,7 +218,29 @@ impl OperationConfig {
             }
             "experimental_scale_value" => {}
             "aggregate_labels" | "aggregate_label_values" => {
-                v.push(("action", format!("operation {a:?} is not supported yet")))
+                if a == "aggregate_label_values" {
+                    if self.label.is_empty() {
+                        v.push(("label", missing("label", a)));
+                    }
+                    if self.new_value.is_empty() {
+                        v.push(("new_value", missing("new_value", a)));
+                    }
+                    if self.aggregated_values.is_empty() {
+                        v.push(("aggregated_values", missing("aggregated_values", a)));
+                    }
+                }
+                if self.aggregation_type.is_empty() {
+                    v.push(("aggregation_type", missing("aggregation_type", a)));
+                } else if Aggregation::parse(&self.aggregation_type).is_none() {
+                    v.push((
+                        "aggregation_type",
+                        format!(
+                            "unsupported aggregation_type {:?}; expected sum, mean, min, max, \
+                             count or median",
+                            self.aggregation_type
+                        ),
+                    ));
+                }
             }
             "" => v.push(("action", "missing required field \"action\"".to_string())),
             other => v.push((

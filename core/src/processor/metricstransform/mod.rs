@@ -1,8 +1,9 @@
 //! The `metricstransform` processor (upstream contrib
 //! `processor/metricstransformprocessor`): renames metrics (strict or regexp with
-//! capture groups), inserts changed copies, and adds, renames or deletes labels,
-//! toggles int/double and scales values.
+//! capture groups), inserts changed copies, adds, renames or deletes labels,
+//! merges points by labels or label values, toggles int/double and scales values.
 
+mod aggregate;
 mod config;
 mod transform;
 

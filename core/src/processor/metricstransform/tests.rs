@@ -333,7 +333,7 @@ transforms:
     operations:
       - action: aggregate_labels
         label_set: [a]
-        aggregation_type: sum
+        aggregation_type: avg
       - action: add_label
       - action: explode
 "#,
@@ -352,7 +352,7 @@ transforms:
             format!("{p}::1::new_name"),
             format!("{p}::2::match_type"),
             format!("{p}::2::action"),
-            format!("{p}::2::operations::0::action"),
+            format!("{p}::2::operations::0::aggregation_type"),
             format!("{p}::2::operations::1::new_label"),
             format!("{p}::2::operations::1::new_value"),
             format!("{p}::2::operations::2::action"),
@@ -361,7 +361,104 @@ transforms:
     assert!(issues[2]
         .message
         .contains("\"new_name\" while \"action\" is insert"));
-    assert!(issues[5].message.contains("not supported yet"));
+    assert!(issues[4].message.contains("not supported yet"));
+    assert!(issues[5]
+        .message
+        .contains("unsupported aggregation_type \"avg\""));
+}
+
+fn aggregate_yaml(op: &str) -> String {
+    format!("transforms:\n- include: m\n  action: update\n  operations:\n  - {op}")
+}
+
+#[test]
+fn aggregate_labels_merges_points_equal_in_the_kept_labels() {
+    let points = || {
+        vec![
+            int_point(1, &[("a", "1"), ("b", "x")]),
+            int_point(2, &[("b", "y"), ("a", "1")]),
+            int_point(5, &[("a", "2"), ("b", "x")]),
+            int_point(4, &[("a", "1"), ("b", "z")]),
+        ]
+    };
+    for (agg, want) in [
+        ("sum", ["m{a=1}=int 7", "m{a=2}=int 5"]),
+        ("mean", ["m{a=1}=int 2", "m{a=2}=int 5"]),
+        ("min", ["m{a=1}=int 1", "m{a=2}=int 5"]),
+        ("max", ["m{a=1}=int 4", "m{a=2}=int 5"]),
+        ("count", ["m{a=1}=int 3", "m{a=2}=int 1"]),
+        ("median", ["m{a=1}=int 2", "m{a=2}=int 5"]),
+    ] {
+        let yaml = aggregate_yaml(&format!(
+            "{{action: aggregate_labels, label_set: [a], aggregation_type: {agg}}}"
+        ));
+        assert_eq!(run(&yaml, vec![gauge("m", points())]), want, "{agg}");
+    }
+    let yaml = aggregate_yaml("{action: aggregate_labels, label_set: [a], aggregation_type: mean}");
+    assert_eq!(
+        run(
+            &yaml,
+            vec![gauge(
+                "m",
+                vec![double_point(1.0, &[("b", "1")]), double_point(2.0, &[])]
+            )]
+        ),
+        vec!["m{}=double 1.5"]
+    );
+}
+
+#[test]
+fn aggregate_label_values_merges_the_listed_values() {
+    let yaml = aggregate_yaml(
+        "{action: aggregate_label_values, label: state, aggregated_values: [user, system], new_value: busy, aggregation_type: sum}",
+    );
+    let out = run(
+        &yaml,
+        vec![sum(
+            "m",
+            vec![
+                double_point(1.5, &[("state", "user")]),
+                double_point(2.0, &[("state", "idle")]),
+                double_point(0.5, &[("state", "system")]),
+            ],
+        )],
+    );
+    assert_eq!(
+        out,
+        vec!["m{state=busy}=double 2", "m{state=idle}=double 2"]
+    );
+}
+
+#[test]
+fn histograms_merge_bucket_wise_and_delta_sums_keep_start_times_apart() {
+    let yaml = aggregate_yaml("{action: aggregate_labels, label_set: [], aggregation_type: sum}");
+    let mut h = histogram("m", &[("a", "1")]);
+    if let Some(Data::Histogram(hist)) = &mut h.data {
+        let mut second = hist.data_points[0].clone();
+        second.attributes = attrs(&[("a", "2")]);
+        hist.data_points.push(second);
+    }
+    let mut metrics = vec![h];
+    transformer(&yaml).apply(&mut metrics);
+    let Some(Data::Histogram(hist)) = &metrics[0].data else {
+        panic!()
+    };
+    assert_eq!(hist.data_points.len(), 1);
+    let p = &hist.data_points[0];
+    assert_eq!(
+        (p.count, p.sum, p.bucket_counts.clone()),
+        (6, Some(112.0), vec![2, 4])
+    );
+
+    let mut delta = sum(
+        "m",
+        vec![int_point(1, &[("a", "1")]), int_point(2, &[("a", "2")])],
+    );
+    if let Some(Data::Sum(s)) = &mut delta.data {
+        s.aggregation_temporality = 1;
+        s.data_points[1].start_time_unix_nano = 5;
+    }
+    assert_eq!(run(&yaml, vec![delta]), vec!["m{}=int 1", "m{}=int 2"]);
 }
 
 /// The `processors:` section of every ADOT config in the shared fixture set that

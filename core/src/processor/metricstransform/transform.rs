@@ -1,12 +1,13 @@
 //! Compiled `metricstransform` transforms and their application to one scope's
 //! metrics. Pure: no I/O, no clocks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point, Metric};
 use regex::Regex;
 
+use super::aggregate::{aggregate, Aggregation};
 use super::config::{MetricsTransformConfig, OperationConfig, TransformConfig};
 use crate::processor::pattern;
 use crate::processor::value::put;
@@ -33,6 +34,16 @@ enum Operation {
     },
     ToggleScalarDataType,
     ScaleValue(f64),
+    AggregateLabels {
+        keep: HashSet<String>,
+        agg: Aggregation,
+    },
+    AggregateLabelValues {
+        label: String,
+        values: HashSet<String>,
+        new_value: String,
+        agg: Aggregation,
+    },
 }
 
 struct Transform {
@@ -74,9 +85,24 @@ impl Operation {
             },
             "toggle_scalar_data_type" => Operation::ToggleScalarDataType,
             "experimental_scale_value" => Operation::ScaleValue(op.experimental_scale),
+            "aggregate_labels" => Operation::AggregateLabels {
+                keep: op.label_set.iter().cloned().collect(),
+                agg: aggregation(&op.aggregation_type)?,
+            },
+            "aggregate_label_values" => Operation::AggregateLabelValues {
+                label: op.label.clone(),
+                values: op.aggregated_values.iter().cloned().collect(),
+                new_value: op.new_value.clone(),
+                agg: aggregation(&op.aggregation_type)?,
+            },
             other => return Err(TransformerError(format!("unsupported operation {other:?}"))),
         })
     }
+}
+
+fn aggregation(s: &str) -> Result<Aggregation, TransformerError> {
+    Aggregation::parse(s)
+        .ok_or_else(|| TransformerError(format!("unsupported aggregation_type {s:?}")))
 }
 
 impl Transformer {
@@ -278,6 +304,27 @@ impl Operation {
                         None => None,
                     };
                 }
+            }
+            Operation::AggregateLabels { keep, agg } => {
+                each_attributes(m, |attrs| attrs.retain(|kv| keep.contains(&kv.key)));
+                aggregate(m, *agg);
+            }
+            Operation::AggregateLabelValues {
+                label,
+                values,
+                new_value,
+                agg,
+            } => {
+                each_attributes(m, |attrs| {
+                    if let Some(kv) = attrs.iter_mut().find(|kv| &kv.key == label) {
+                        if values.contains(str_of(kv.value.as_ref())) {
+                            kv.value = Some(AnyValue {
+                                value: Some(Value::StringValue(new_value.clone())),
+                            });
+                        }
+                    }
+                });
+                aggregate(m, *agg);
             }
             Operation::ScaleValue(f) => {
                 let points = match &mut m.data {

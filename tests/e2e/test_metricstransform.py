@@ -13,7 +13,7 @@ from ternlib.ports import free_port
 
 TRANSFORMS = {"transforms": [
     {"include": "^app_([0-9]+)_driver_(.*)$", "match_type": "regexp", "action": "update",
-     "new_name": "${2}",
+     "new_name": "$${2}",  # `$$` is a literal `$` after config expansion
      "operations": [{"action": "add_label", "new_label": "cluster", "new_value": "prod"}]},
     {"include": "requests", "action": "update",
      "operations": [{"action": "aggregate_labels", "label_set": ["route"],

@@ -28,6 +28,8 @@ impl Registry {
                 &crate::processor::filter::FilterFactory,
                 &crate::processor::memory_limiter::MemoryLimiterFactory,
                 &crate::processor::resource::ResourceFactory,
+                &crate::processor::redaction::RedactionFactory,
+                &crate::processor::metricstransform::MetricsTransformFactory,
             ],
             exporters: vec![
                 &crate::exporter::otlphttp::OtlpHttpFactory,

@@ -71,6 +71,16 @@ pub fn as_string(v: &AnyValue) -> String {
     }
 }
 
+/// [`as_string`] of an optional value (`""` when absent).
+pub fn as_string_opt(v: Option<&AnyValue>) -> String {
+    v.map(as_string).unwrap_or_default()
+}
+
+/// [`put`] with a bare value.
+pub fn put_value(attrs: &mut Vec<KeyValue>, key: &str, value: Value) {
+    put(attrs, key, AnyValue { value: Some(value) });
+}
+
 /// A double as Go's JSON encoder (and so pdata) writes it: `'f'` format with the
 /// shortest round-trip digits, `'e'` format below 1e-6 or from 1e21 on, with the
 /// exponent written without padding (`1e-7`, `1e+21`). ±Inf and NaN render as

@@ -7,5 +7,7 @@ pub mod attributes;
 pub mod batch;
 pub mod filter;
 pub mod memory_limiter;
+pub mod metricstransform;
 pub mod re2;
+pub mod redaction;
 pub mod resource;

@@ -24,8 +24,9 @@ pub fn compile(pattern: &str) -> Result<Regex, String> {
     })
 }
 
-/// Rewrites Go RE2 syntax into the equivalent `regex` crate syntax.
-fn translate(p: &str) -> String {
+/// Rewrites Go RE2 syntax into the equivalent `regex` crate syntax (for a
+/// `RegexSet` or other builders that take pattern text).
+pub fn translate(p: &str) -> String {
     let mut out = String::with_capacity(p.len() + 8);
     let mut chars = p.chars().peekable();
     let mut in_class = false;
@@ -88,15 +89,47 @@ fn translate(p: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
+            '{' if !in_class && !is_repetition(chars.clone()) => {
+                // Go reads a `{` that starts no valid repetition as a literal
+                // (e.g. a template placeholder `${id}` left in a pattern).
+                out.push_str("\\{");
+            }
             c => out.push(c),
         }
     }
     out
 }
 
+/// Whether the text after a `{` is `n}`, `n,}` or `n,m}`.
+fn is_repetition(rest: impl Iterator<Item = char>) -> bool {
+    let mut digits = 0;
+    let mut comma = false;
+    for c in rest {
+        match c {
+            '0'..='9' => digits += 1,
+            ',' if !comma && digits > 0 => comma = true,
+            '}' => return digits > 0,
+            _ => return false,
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_brace_that_starts_no_repetition_is_literal_as_in_go() {
+        // Compiles as in Go (`$` is the end anchor, then a literal `{testing_id}`).
+        assert!(compile(r".*${testing_id}").is_ok());
+        assert!(compile(r"^id_{testing_id}$")
+            .unwrap()
+            .is_match("id_{testing_id}"));
+        assert!(compile(r"^a{2}$").unwrap().is_match("aa"));
+        assert!(compile(r"^a{2,}$").unwrap().is_match("aaa"));
+        assert!(compile(r"^a{x}$").unwrap().is_match("a{x}"));
+    }
 
     #[test]
     fn perl_classes_are_ascii_as_in_go() {

@@ -25,6 +25,7 @@ impl Registry {
             processors: vec![
                 &crate::processor::batch::BatchFactory,
                 &crate::processor::memory_limiter::MemoryLimiterFactory,
+                &crate::processor::resourcedetection::ResourceDetectionFactory,
             ],
             exporters: vec![
                 &crate::exporter::otlphttp::OtlpHttpFactory,

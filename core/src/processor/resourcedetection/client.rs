@@ -55,6 +55,14 @@ pub enum DetectError {
     Other(String),
 }
 
+impl DetectError {
+    /// Metadata services may recover (an agent still starting); a malformed
+    /// environment variable or file will not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, DetectError::Metadata(_))
+    }
+}
+
 /// How long an instance metadata probe may take (the SDKs' IMDS timeout).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// First retry delay of a failing detector (doubles each time).
@@ -106,7 +114,7 @@ async fn detect_with_retry(
         loop {
             match detect_one(d, cfg, src, http, deadline).await {
                 Ok(a) => return Ok(a),
-                Err(e) if Instant::now() + backoff < deadline => {
+                Err(e) if e.is_retryable() && Instant::now() + backoff < deadline => {
                     tracing::warn!(processor = %id, detector = d.name(), error = %e, retry_in = ?backoff, "Resource detection failed, retrying.");
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;

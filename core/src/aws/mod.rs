@@ -6,6 +6,14 @@
 //! Nothing here talks to the network until a credential or (IMDS) region is
 //! actually needed, so loading configuration never slows start-up.
 
+pub mod ecs_metadata;
+#[cfg(test)]
+pub(crate) mod fakes;
+pub mod imds;
+pub mod metadata;
+#[cfg(test)]
+mod metadata_tests;
+
 use std::sync::OnceLock;
 use std::time::SystemTime;
 

@@ -106,6 +106,18 @@ pub enum SignalProcessor {
 /// lives in it.
 pub trait ProcessorConfig: Send + Sync + 'static {
     fn role(&self) -> ProcessorRole;
+    /// Work done once per component ID before any pipeline is built, such as
+    /// resource detection, which needs the network. The service calls it for
+    /// every processor a pipeline uses, concurrently, before the first
+    /// [`build`](Self::build); an error stops the start. Most processors have
+    /// nothing to prepare.
+    fn prepare<'a>(
+        &'a self,
+        _ctx: &'a BuildContext,
+        _id: &'a ComponentId,
+    ) -> BoxFuture<'a, Result<(), BuildError>> {
+        Box::pin(async { Ok(()) })
+    }
     /// Builds the processor for one pipeline of `signal`.
     fn build(
         &self,

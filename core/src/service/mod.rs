@@ -88,6 +88,7 @@ impl Service {
     }
 
     async fn start_pipelines(&mut self, cfg: &ValidatedConfig) -> Result<(), BuildError> {
+        self.prepare_processors(cfg).await?;
         let traces = self.build_signal::<Traces>(cfg).await?;
         let metrics = self.build_signal::<Metrics>(cfg).await?;
         let logs = self.build_signal::<Logs>(cfg).await?;
@@ -107,6 +108,26 @@ impl Service {
             }
             let running = r.config.start(&self.ctx, id, consumers).await?;
             self.receivers.push(running);
+        }
+        Ok(())
+    }
+
+    /// Runs every used processor's one-time preparation (e.g. resource
+    /// detection), concurrently, once per component ID.
+    async fn prepare_processors(&self, cfg: &ValidatedConfig) -> Result<(), BuildError> {
+        let used: std::collections::BTreeSet<&ComponentId> = cfg
+            .pipelines
+            .iter()
+            .flat_map(|p| p.processors.iter())
+            .collect();
+        let ctx = &self.ctx;
+        let prepares = used.into_iter().filter_map(|id| {
+            cfg.processors
+                .get(id)
+                .map(|comp| comp.config.prepare(ctx, id))
+        });
+        for r in futures_util::future::join_all(prepares).await {
+            r?;
         }
         Ok(())
     }

@@ -30,6 +30,7 @@ impl Registry {
                 &crate::processor::resource::ResourceFactory,
                 &crate::processor::redaction::RedactionFactory,
                 &crate::processor::metricstransform::MetricsTransformFactory,
+                &crate::processor::transform::TransformFactory,
             ],
             exporters: vec![
                 &crate::exporter::otlphttp::OtlpHttpFactory,

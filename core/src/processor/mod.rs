@@ -11,3 +11,4 @@ pub mod metricstransform;
 pub mod re2;
 pub mod redaction;
 pub mod resource;
+pub mod transform;

@@ -20,7 +20,8 @@ def test_transform_edits_spans_after_filter(tern, sink):
                 "error_mode": "ignore",
                 "trace_statements": [
                     'set(span.attributes["env"], "e2e") where span.name == "parent-op"',
-                    'replace_pattern(span.attributes["attr.str"], "^hel", "HEL")',
+                    # `$$` is a literal `$` after config expansion: the replacement is `H${1}X`
+                    'replace_pattern(span.attributes["attr.str"], "^h(el)", "H$${1}X")',
                     'delete_key(span.attributes, "attr.bool")',
                     # fails (no such index) on every span: ignored, the next ones still run
                     'set(span.attributes["x"], Split(span.name, "-")[5])',
@@ -51,7 +52,7 @@ def test_transform_edits_spans_after_filter(tern, sink):
 
     res, parent = by_name["parent-op"]
     want = {k: v for k, v in SPAN_ATTRS.items() if k != "attr.bool"}
-    want["attr.str"] = "HELlo"
+    want["attr.str"] = "HelXlo"
     want["env"] = "e2e"
     assert attrs(parent.attributes) == want
     assert [ev.name for ev in parent.events] == ["evt-1"]

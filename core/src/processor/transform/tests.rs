@@ -136,10 +136,10 @@ trace_statements:
       - 'attributes["http.route"] != nil'
       - 'name == "keep"'
     statements:
-      - 'replace_pattern(attributes["user"], "^user-(\\d+)$", "id-$$1")'
+      - 'replace_pattern(attributes["user"], "^user-(\\d+)$", "id-$1")'
       - 'delete_key(attributes, "secret")'
       - 'limit(attributes, 2, ["user"])'
-      - 'truncate_all(attributes, 3)'
+      - 'truncate_all(attributes, 5)'
       - 'set(name, Concat(["route", attributes["http.route"]], " "))'
 "#,
         SignalKind::Traces,
@@ -161,8 +161,8 @@ trace_statements:
         span_view(&mut b),
         [
             (
-                "route /it".to_string(),
-                pairs(&[("http.route", "/it"), ("user", "id-")])
+                "route /item".to_string(),
+                pairs(&[("http.route", "/item"), ("user", "id-42")])
             ),
             (
                 "skipped".to_string(),

@@ -3,6 +3,7 @@
 //! column, all of them at once).
 
 use serde::Deserialize;
+use serde_yaml_ng::Value;
 
 use crate::component::{ConfigIssue, Validate};
 use crate::otlp::SignalKind;
@@ -25,13 +26,29 @@ pub struct TransformConfig {
 }
 
 /// One item of a `*_statements` list.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum Entry {
     /// A statement whose context is the lowest one its paths name.
     Text(String),
     /// Statements in a fixed context, guarded by `conditions`.
     Group(GroupConfig),
+}
+
+// By hand rather than `untagged`, so that a bad group reports serde's own
+// message (e.g. the unknown key and the expected ones).
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Entry::Text(s)),
+            v @ Value::Mapping(_) => GroupConfig::deserialize(v)
+                .map(Entry::Group)
+                .map_err(D::Error::custom),
+            _ => Err(D::Error::custom(
+                "expected an OTTL statement string or a {context, statements, conditions, error_mode} group",
+            )),
+        }
+    }
 }
 
 /// `{context, statements, conditions, error_mode}`

@@ -112,15 +112,19 @@ fn set_where_edits_only_matching_spans() {
 
 #[test]
 fn nothing_matching_leaves_the_encoding_alone() {
-    let mut t = transform(
-        "trace_statements:\n  - 'set(span.attributes[\"test\"], \"pass\") where span.name == \"nope\"'\n",
-        SignalKind::Traces,
-    );
-    let mut b = Batch::<Traces>::from_request(ExportTraceServiceRequest::default());
-    let mut with = spans(&[("x", &[])]);
-    t.process(&mut b).unwrap();
-    t.process(&mut with).unwrap();
-    assert_eq!(span_view(&mut with), [("x".to_string(), vec![])]);
+    use prost::Message;
+    let yaml = |name: &str| {
+        format!("trace_statements:\n  - 'set(span.attributes[\"test\"], \"pass\") where span.name == \"{name}\"'\n")
+    };
+    let req = spans(&[("x", &[])]).into_request();
+    let bytes = bytes::Bytes::from(req.encode_to_vec());
+    for (name, kept) in [("nope", true), ("x", false)] {
+        let mut t = transform(&yaml(name), SignalKind::Traces);
+        let mut b = Batch::<Traces>::from_encoded(bytes.clone()).unwrap();
+        t.process(&mut b).unwrap();
+        let same = b.encoded_parts().first().map(|p| p.as_ptr()) == Some(bytes.as_ptr());
+        assert_eq!(same, kept, "{name}");
+    }
 }
 
 #[test]
@@ -335,4 +339,19 @@ log_statements:
         ),
         "{got:?}"
     );
+}
+
+#[test]
+fn malformed_entries_say_what_is_wrong() {
+    let err = |yaml: &str| {
+        serde_yaml_ng::from_str::<TransformConfig>(yaml)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("trace_statements:\n  - context: span\n    statement: ['set(name, \"x\")']\n");
+    assert!(e.contains("unknown field `statement`"), "{e}");
+    let e = err("log_statements:\n  - 42\n");
+    assert!(e.contains("expected an OTTL statement string"), "{e}");
+    let e = err("trace_statements:\n  - context: span\n    error_mode: loud\n");
+    assert!(e.contains("loud"), "{e}");
 }

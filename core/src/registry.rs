@@ -31,6 +31,7 @@ impl Registry {
                 &crate::processor::redaction::RedactionFactory,
                 &crate::processor::metricstransform::MetricsTransformFactory,
                 &crate::processor::resourcedetection::ResourceDetectionFactory,
+                &crate::processor::transform::TransformFactory,
             ],
             exporters: vec![
                 &crate::exporter::otlphttp::OtlpHttpFactory,

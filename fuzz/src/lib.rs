@@ -82,3 +82,58 @@ pub fn check_decompress(data: &[u8]) {
         Err(DecompressError::Invalid { .. }) => {}
     }
 }
+
+/// OTTL text (lossy UTF-8) compiles or fails with an error whose column can be described, as a
+/// condition and as a statement, in every context of every signal; what compiles evaluates on
+/// an empty span without panicking.
+pub fn check_ottl(data: &[u8]) {
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use tern_core::otlp::SignalKind;
+    use tern_core::ottl::{Condition, Context, Env, Item, ItemMut, Rec, RecMut, Statement};
+
+    let src = String::from_utf8_lossy(data);
+    let contexts = [
+        None,
+        Some(Context::Resource),
+        Some(Context::Scope),
+        Some(Context::Span),
+        Some(Context::SpanEvent),
+        Some(Context::Metric),
+        Some(Context::DataPoint),
+        Some(Context::Log),
+    ];
+    for signal in [SignalKind::Traces, SignalKind::Metrics, SignalKind::Logs] {
+        for context in contexts {
+            if context.is_some_and(|c| !c.of_signal(signal)) {
+                continue;
+            }
+            let env = Env { signal, context };
+            let span = Span::default();
+            match Condition::compile(&src, env) {
+                Ok(c) => {
+                    let _ = c.eval(&Item {
+                        resource: None,
+                        scope: None,
+                        rec: Rec::Span(&span),
+                    });
+                }
+                Err(e) => {
+                    let _ = e.describe(&src);
+                }
+            }
+            match Statement::compile(&src, env) {
+                Ok(s) => {
+                    let (mut r, mut sc, mut sp) = (None, None, Span::default());
+                    let _ = s.exec(&mut ItemMut {
+                        resource: &mut r,
+                        scope: &mut sc,
+                        rec: RecMut::Span(&mut sp),
+                    });
+                }
+                Err(e) => {
+                    let _ = e.describe(&src);
+                }
+            }
+        }
+    }
+}

@@ -177,6 +177,16 @@ impl Statement {
         &self.text
     }
 
+    /// Whether the statement would run on `item`: true without a `where`
+    /// clause, else the clause's value. Lets a processor decide read-only
+    /// whether a batch needs editing at all.
+    pub fn applies(&self, item: &Item<'_>) -> Result<bool, EvalError> {
+        match &self.condition {
+            Some(c) => c.eval(item),
+            None => Ok(true),
+        }
+    }
+
     /// Runs the statement on `item` when its `where` clause holds.
     pub fn exec(&self, item: &mut ItemMut<'_>) -> Result<(), EvalError> {
         if let Some(c) = &self.condition {

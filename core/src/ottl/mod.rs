@@ -10,6 +10,8 @@ pub mod compile;
 pub mod item;
 pub mod lexer;
 pub mod parser;
+#[cfg(test)]
+mod props;
 pub mod value;
 
 use serde::Deserialize;

@@ -12,3 +12,4 @@ pub mod re2;
 pub mod redaction;
 pub mod resource;
 pub mod resourcedetection;
+pub mod transform;

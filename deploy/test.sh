@@ -107,11 +107,13 @@ AMP_REMOTE_WRITE_ENDPOINT="http://127.0.0.1:9/api/v1/remote_write" \
     --config 'yaml:extensions::sigv4auth::service: aps' --config 'yaml:extensions::sigv4auth::region: us-east-1' \
     --shutdown-timeout 1s >"$tmp/tern.log" 2>&1 &
 strace_pid=$!
-for _ in $(seq 1 50); do
+# tern is strace's child; on a loaded machine it can take a while to appear.
+for _ in $(seq 1 300); do
     tern_pid="$(pgrep -P "$strace_pid" || true)"
     [ -n "$tern_pid" ] && break
     sleep 0.1
 done
+[ -n "$tern_pid" ] || fail "tern did not start under strace within 30 s"
 healthy=no
 for _ in $(seq 1 100); do
     if "$tern" healthcheck --timeout 1s >/dev/null 2>&1; then healthy=yes; break; fi
@@ -124,7 +126,18 @@ codes+="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/j
 codes+=" $(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' http://127.0.0.1:4318/v1/traces \
     -d '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"s","kind":2,"startTimeUnixNano":"'"$now"'","endTimeUnixNano":"'"$now"'"}]}]}]}' || true)"
 sleep 2
-kill -TERM "$tern_pid" 2>/dev/null || true   # tern itself; strace ends with it
+# tern itself (strace ends with it); bounded: a tern that does not stop fails the check
+# instead of hanging the run.
+if [ -n "$tern_pid" ]; then kill -TERM "$tern_pid" 2>/dev/null || true; fi
+stopped=no
+for _ in $(seq 1 150); do
+    if ! kill -0 "$strace_pid" 2>/dev/null; then stopped=yes; break; fi
+    sleep 0.2
+done
+if [ "$stopped" = no ]; then
+    fail "tern under strace did not stop within 30 s of SIGTERM"
+    kill -KILL "$strace_pid" ${tern_pid:+"$tern_pid"} 2>/dev/null || true
+fi
 wait "$strace_pid" 2>/dev/null || true
 tern_pid=""
 if [ "$healthy" = yes ] && [ "$codes" = "200 200" ]; then
